@@ -1,0 +1,60 @@
+"""The `aimstudy` command: one subcommand per module in `aimstudy.commands`."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Subcommand name -> module in aimstudy.commands exposing `register(subparsers)`.
+# Imported lazily so `aimstudy --help` stays fast and a broken layer does not break the others.
+SUBCOMMANDS = {
+    "data": "Inspect a dataset: molecules kept and skipped, tasks, units, label density.",
+    "train": "Train one trial (one method on one dataset configuration).",
+    "run": "Run a study file with Ray Tune, tracked in MLflow.",
+    "report": "Analyse a finished study: curves, statistics, policy figures.",
+}
+
+
+class UserError(Exception):
+    """A problem with the user's input: printed as one line, exit code 2, no traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aimstudy",
+        description="Studies of AIM (learned gradient intervention) and multi-task baselines.",
+    )
+    from aimstudy import __version__
+
+    parser.add_argument("--version", action="version", version=f"aimstudy {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, summary in SUBCOMMANDS.items():
+        try:
+            module = importlib.import_module(f"aimstudy.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"aimstudy.commands.{name}":
+                raise
+            continue  # subcommand not built yet
+        module.register(subparsers, summary)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (UserError, ValueError, FileNotFoundError, KeyError) as exc:
+        # Bad input of every kind is one line naming what and where; tracebacks are for bugs.
+        message = str(exc).strip() or type(exc).__name__
+        print(f"aimstudy {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"aimstudy {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

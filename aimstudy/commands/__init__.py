@@ -1,0 +1,1 @@
+"""Subcommands of the `aimstudy` CLI; each module exposes `register(subparsers, summary)`."""

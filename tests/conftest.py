@@ -1,0 +1,37 @@
+"""Shared test setup: one torch thread, fixed seeds, telemetry off."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(1)  # two threads on two shared cores can be 70x slower
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DIR = REPO_ROOT.parent / "shared"
+BIOGEN_CSV = SHARED_DIR / "data" / "biogen_adme" / "ADME_public_set_3521.csv"
+
+
+@pytest.fixture(autouse=True)
+def _fixed_seeds() -> None:
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+
+
+@pytest.fixture
+def biogen_csv() -> Path:
+    """The real Biogen ADME CSV from ../shared (tests may read it there; the package may not)."""
+    if not BIOGEN_CSV.exists():
+        pytest.skip(f"Biogen ADME data not found at {BIOGEN_CSV}")
+    return BIOGEN_CSV
