@@ -1,0 +1,47 @@
+"""How task gradients become one update: AIM and its baselines behind one registry.
+
+``get(name, n_tasks, **options)`` builds a method, ``names()`` lists them; every method is an
+``MTLMethod`` whose ``backward(StepInputs)`` sets the ``.grad`` of the shared and head parameters.
+"""
+
+from __future__ import annotations
+
+from ._aim import AIM, GUIDE_MODES, AIMMatrix, AIMScalar
+from ._base import GramianMethod, MTLMethod, ScalarizedMethod, StepInputs, cosine_from_gram
+from ._engine import ENGINES, jacobians, task_gradients
+from ._intervene import gate, gram_weights, intervene
+from ._ls import LS
+from ._objective import difficulty_weights, guide_align_term, magnitude_term, progress_term
+from ._policy import MatrixPolicy, ScalarPolicy
+from ._registry import get, names, options, register
+from ._stl import STL
+
+__all__ = [
+    "AIM",
+    "AIMMatrix",
+    "AIMScalar",
+    "ENGINES",
+    "GUIDE_MODES",
+    "GramianMethod",
+    "LS",
+    "MTLMethod",
+    "MatrixPolicy",
+    "STL",
+    "ScalarPolicy",
+    "ScalarizedMethod",
+    "StepInputs",
+    "cosine_from_gram",
+    "difficulty_weights",
+    "gate",
+    "get",
+    "gram_weights",
+    "guide_align_term",
+    "intervene",
+    "jacobians",
+    "magnitude_term",
+    "names",
+    "options",
+    "progress_term",
+    "register",
+    "task_gradients",
+]
