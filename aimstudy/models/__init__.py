@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aimstudy.models._base import MultiTaskModel, make_heads
+from aimstudy.models._ensemble import SingleTaskEnsemble
 from aimstudy.models._registry import (
     build_model,
     check_options,
@@ -21,6 +22,7 @@ __all__ = [
     "MPNN",
     "AttentiveFPModel",
     "MultiTaskModel",
+    "SingleTaskEnsemble",
     "build_model",
     "check_options",
     "make_heads",
