@@ -1,0 +1,29 @@
+"""Molecular datasets as PyG graphs: registry, featurization, cache, splits, scaling.
+
+`prepare(DataConfig(...), n_train, guidance_fraction, seed)` is what a trial calls; see
+docs/architecture.md ("data") for the contract.
+"""
+
+from __future__ import annotations
+
+from aimstudy.data._cache import GraphSet
+from aimstudy.data._config import DataConfig
+from aimstudy.data._prepare import PreparedData, prepare
+from aimstudy.data._registry import featurizer_of, info, load_dataset, names
+from aimstudy.data._scaling import Standardizer
+from aimstudy.data._table import MoleculeTable
+from aimstudy.data._tasks import Task
+
+__all__ = [
+    "DataConfig",
+    "GraphSet",
+    "MoleculeTable",
+    "PreparedData",
+    "Standardizer",
+    "Task",
+    "featurizer_of",
+    "info",
+    "load_dataset",
+    "names",
+    "prepare",
+]

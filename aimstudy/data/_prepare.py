@@ -1,0 +1,191 @@
+"""`prepare`: dataset -> featurized, cached pool -> split -> training subset, scaler, masks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch_geometric.data import Data
+
+from aimstudy.data import _featurize
+from aimstudy.data._cache import GraphSet, cache_root, content_hash, load_or_build
+from aimstudy.data._config import DataConfig
+from aimstudy.data._registry import featurizer_of, load_dataset
+from aimstudy.data._scaling import Standardizer
+from aimstudy.data._splits import (
+    Split,
+    murcko_scaffold,
+    random_split,
+    resolve_size,
+    scaffold_split,
+    training_subset,
+)
+from aimstudy.data._table import MoleculeTable
+from aimstudy.data._tasks import Task
+
+LIMIT_SEED = 0  # the `limit` subsample is the same for every trial seed, so pools are shared
+
+
+@dataclass
+class PreparedData:
+    """Everything a trial needs from the data layer (see docs/architecture.md, "data")."""
+
+    name: str
+    tasks: list[Task]
+    train: GraphSet
+    guide: GraphSet
+    val: GraphSet
+    test: GraphSet
+    scaler: Standardizer
+    node_dim: int
+    edge_dim: int
+    featurizer: str
+    n_skipped: int
+    n_molecules: int  # molecules in the pool after featurization (kept)
+    rows: dict[str, np.ndarray] = field(default_factory=dict)  # split -> dataset row numbers
+    cache_path: Path | None = None
+    from_cache: bool = False
+
+    @property
+    def task_names(self) -> list[str]:
+        return [t.name for t in self.tasks]
+
+
+def pool_rows(n: int, limit: int | None) -> np.ndarray:
+    """Rows of the pool: all, or a fixed-seed subsample of `limit` (sorted; limits nest)."""
+    if limit is None or limit >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(LIMIT_SEED).permutation(n)[:limit])
+
+
+def featurize_pool(
+    table: MoleculeTable, kind: str, cache_dir: Path | None
+) -> tuple[GraphSet | None, np.ndarray, int, Path, bool]:
+    """Featurize (or load from cache) every molecule of `table`.
+
+    Returns (graphs or None if none kept, kept positions into the table, n_skipped, cache file,
+    whether it came from the cache).
+    """
+    version = _featurize.VERSION_3D if kind == "3d" else _featurize.VERSION_2D
+    key = content_hash(
+        (version, table.name, table.content_key),
+        table.smiles,
+        table.xyz if kind == "3d" else None,
+    )
+    path = cache_root(cache_dir) / "graphs" / f"{table.name}-{version}-{key[:24]}.pt"
+
+    def build() -> tuple[list[Data], list[int], int]:
+        graphs, kept = [], []
+        for i, smiles in enumerate(table.smiles):
+            if kind == "3d":
+                graph = _featurize.featurize_3d(smiles, table.elements[i], table.xyz[i])
+            else:
+                graph = _featurize.featurize_2d(smiles)
+            if graph is not None:
+                graphs.append(graph)
+                kept.append(i)
+        return graphs, kept, len(table) - len(kept)
+
+    entry, hit = load_or_build(path, build)
+    kept = entry["kept"].numpy()
+    if len(kept) == 0:
+        return None, kept, entry["n_skipped"], path, hit
+    data = Data.from_dict(entry["data"])
+    return GraphSet(data, dict(entry["slices"])), kept, entry["n_skipped"], path, hit
+
+
+def _attach_targets(graphs: GraphSet, targets: np.ndarray, mol_ids: np.ndarray) -> None:
+    """Set y [1, T] (NaN -> 0), y_mask [1, T] and mol_id on every graph of the collated set."""
+    y = torch.as_tensor(targets, dtype=torch.float32)  # [N, T]
+    mask = ~torch.isnan(y)
+    data = graphs._data
+    data.y = torch.nan_to_num(y, nan=0.0)
+    data.y_mask = mask
+    data.mol_id = torch.as_tensor(mol_ids, dtype=torch.long)  # [N] dataset row numbers
+    steps = torch.arange(len(y) + 1)
+    for key in ("y", "y_mask", "mol_id"):
+        graphs.slices[key] = steps
+    graphs._data_list = None
+
+
+def _check_sizes(cfg: DataConfig, n_pool: int, n_train: int | None) -> tuple[int, int]:
+    """Validation / test counts; ValueError before featurization if n_train cannot fit."""
+    n_val = resolve_size(cfg.val_size, n_pool, "val_size")
+    n_test = resolve_size(cfg.test_size, n_pool, "test_size")
+    available = n_pool - n_val - n_test
+    if available < 1:
+        raise ValueError(
+            f"{cfg.name}: val_size and test_size leave no training molecules of {n_pool}"
+        )
+    if n_train is not None and not 1 <= n_train <= available:
+        raise ValueError(
+            f"{cfg.name}: n_train={n_train} is more than the {available} molecules "
+            f"available for training ({n_pool} in the pool minus {n_val} validation "
+            f"and {n_test} test)"
+        )
+    return n_val, n_test
+
+
+def _check_labels(tasks: list[Task], targets: np.ndarray, where: str) -> None:
+    """ValueError naming every task with no label in `targets` [N, T]."""
+    empty = [t.name for t, n in zip(tasks, (~np.isnan(targets)).sum(0), strict=True) if n == 0]
+    if empty:
+        raise ValueError(f"task(s) {empty} have no labelled molecule in the {where}")
+
+
+def make_split(cfg: DataConfig, table: MoleculeTable, seed: int) -> Split:
+    """The split of a (featurized) pool table for this seed."""
+    n_val, n_test = _check_sizes(cfg, len(table), None)
+    if cfg.split == "scaffold":
+        scaffolds = [murcko_scaffold(s) for s in table.smiles]
+        return scaffold_split(scaffolds, n_val, n_test, seed)
+    return random_split(len(table), n_val, n_test, seed)
+
+
+def prepare(
+    cfg: DataConfig, n_train: int | None = None, guidance_fraction: float = 0.1, seed: int = 0
+) -> PreparedData:
+    """Featurize (cached) the pool, split it for `seed`, take the nested `n_train` subset.
+
+    `n_train=None` uses the whole training pool. Checks of names, files, columns and sizes run
+    before any featurization.
+    """
+    kind = featurizer_of(cfg)
+    table = load_dataset(cfg, geometry=kind == "3d")
+    pool = table.take(pool_rows(len(table), cfg.limit))
+    _check_sizes(cfg, len(pool), n_train)
+    _check_labels(pool.tasks, pool.targets, f"{cfg.name} pool")
+    graphs, kept, n_skipped, path, hit = featurize_pool(pool, kind, cfg.cache_dir)
+    if graphs is None:
+        raise ValueError(f"{cfg.name}: no molecule of {len(pool)} could be featurized")
+    kept_table = pool.take(kept)
+    row_ids = pool_rows(len(table), cfg.limit)[kept]  # [N_kept] dataset row numbers
+    _attach_targets(graphs, kept_table.targets, row_ids)
+    split = make_split(cfg, kept_table, seed)
+    primary, guide = training_subset(split, n_train, guidance_fraction)
+    _check_labels(pool.tasks, kept_table.targets[primary], f"training subset (n_train={n_train})")
+    train_mask = ~np.isnan(kept_table.targets[primary])
+    scaler = Standardizer.fit(
+        torch.as_tensor(np.nan_to_num(kept_table.targets[primary])), torch.as_tensor(train_mask)
+    )
+    parts = {"train": primary, "guide": guide, "val": split.val, "test": split.test}
+    sets = {k: graphs[torch.as_tensor(v, dtype=torch.long)] for k, v in parts.items()}
+    return PreparedData(
+        name=cfg.name,
+        tasks=pool.tasks,
+        train=sets["train"],
+        guide=sets["guide"],
+        val=sets["val"],
+        test=sets["test"],
+        scaler=scaler,
+        node_dim=int(graphs._data.x.shape[1]),
+        edge_dim=int(graphs._data.edge_attr.shape[1]),
+        featurizer=kind,
+        n_skipped=n_skipped,
+        n_molecules=len(kept),
+        rows={k: row_ids[v] for k, v in parts.items()},
+        cache_path=path,
+        from_cache=hit,
+    )
