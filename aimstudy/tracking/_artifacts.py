@@ -1,0 +1,83 @@
+"""Artifact writers: policy matrices as a long Parquet table and heatmap PNGs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+POLICY_COLUMNS = ["matrix", "epoch", "task_i", "task_j", "value"]
+_DTYPES = ["object", "int64", "object", "object", "float64"]
+
+
+def policy_frame(
+    rows: Iterable[tuple[int, str, np.ndarray]], task_names: Sequence[str]
+) -> pd.DataFrame:
+    """(epoch, matrix name, [T, T] array) triples -> long table: matrix, epoch, task_i/j, value."""
+    frames = []
+    names = list(task_names)
+    for epoch, matrix, values in rows:
+        values = np.asarray(values, dtype=float)  # [T, T]
+        if values.shape != (len(names), len(names)):
+            raise ValueError(
+                f"policy matrix {matrix!r} at epoch {epoch}: shape {values.shape}, "
+                f"expected ({len(names)}, {len(names)}) for tasks {names}"
+            )
+        i, j = np.meshgrid(np.arange(len(names)), np.arange(len(names)), indexing="ij")
+        frames.append(
+            pd.DataFrame(
+                {
+                    "matrix": matrix,
+                    "epoch": int(epoch),
+                    "task_i": np.asarray(names, dtype=object)[i.ravel()],
+                    "task_j": np.asarray(names, dtype=object)[j.ravel()],
+                    "value": values.ravel(),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(
+            {c: pd.Series(dtype=t) for c, t in zip(POLICY_COLUMNS, _DTYPES, strict=True)}
+        )
+    return pd.concat(frames, ignore_index=True)[POLICY_COLUMNS]
+
+
+# Colour scales per matrix kind: cosines and thresholds are signed, gates lie in [0, 1].
+_SCALES = {"cosine": ("RdBu_r", -1.0, 1.0), "gate": ("viridis", 0.0, 1.0)}
+
+
+def write_heatmap(values: np.ndarray, task_names: Sequence[str], title: str, path: Path) -> Path:
+    """Render one [T, T] matrix as an annotated heatmap PNG (matplotlib Agg, no display)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    values = np.asarray(values, dtype=float)  # [T, T]
+    kind = title.split()[0]
+    cmap, vmin, vmax = _SCALES.get(kind, ("RdBu_r", None, None))
+    if vmin is None:
+        bound = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 1.0
+        vmin, vmax = -(bound or 1.0), bound or 1.0
+    size = 1.2 + 0.45 * len(task_names)
+    fig, ax = plt.subplots(figsize=(size + 1.2, size))
+    try:
+        image = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax)
+        ax.set_xticks(range(len(task_names)), labels=task_names, rotation=60, ha="right")
+        ax.set_yticks(range(len(task_names)), labels=task_names)
+        ax.set_xlabel("task j")
+        ax.set_ylabel("task i")
+        ax.set_title(title)
+        if len(task_names) <= 12:
+            for (r, c), v in np.ndenumerate(values):
+                if np.isfinite(v):
+                    ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=6)
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)
+    return path

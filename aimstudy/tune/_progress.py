@@ -1,0 +1,72 @@
+"""Progress of a running study on the console: one line per trial event, a status line at most
+every `every_s` seconds. A Tune callback, so it lives in the driver."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any, TextIO
+
+from ray.tune import Callback
+
+_SHOWN = ("val/norm_mae", "best/val/norm_mae", "test/delta_m")
+
+
+class ProgressPrinter(Callback):
+    """Prints trial starts, completions, errors and a periodic `done/running/failed` line."""
+
+    def __init__(self, n_trials: int, every_s: float = 30.0, stream: TextIO | None = None) -> None:
+        self.n_trials = n_trials
+        self.every_s = every_s
+        self.stream = stream or sys.stdout
+        self.done = 0
+        self.failed = 0
+        self.running: set[str] = set()
+        self._last_status = time.monotonic()
+        self._t0 = time.monotonic()
+
+    def _print(self, text: str) -> None:
+        elapsed = time.monotonic() - self._t0
+        print(f"[{elapsed:7.1f}s] {text}", file=self.stream, flush=True)
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.running.add(trial.trial_id)
+        self._print(f"start  {trial.trial_id} {_config(trial.config)}")
+
+    def on_trial_result(
+        self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
+    ) -> None:
+        if time.monotonic() - self._last_status < self.every_s:
+            return
+        self._last_status = time.monotonic()
+        epoch = result.get("epoch")
+        self._print(
+            f"status {self.done}/{self.n_trials} done, {len(self.running)} running, "
+            f"{self.failed} failed; {trial.trial_id} epoch {epoch} {_metrics(result)}"
+        )
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.running.discard(trial.trial_id)
+        self.done += 1
+        result = trial.last_result or {}
+        self._print(
+            f"done   {trial.trial_id} [{self.done}/{self.n_trials}] {_config(trial.config)} "
+            f"{_metrics(result)}"
+        )
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.running.discard(trial.trial_id)
+        self.failed += 1
+        self._print(f"FAILED {trial.trial_id} {_config(trial.config)} (after retries)")
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._print(f"retry  {trial.trial_id} from its last checkpoint")
+
+
+def _config(config: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in (config or {}).items())
+
+
+def _metrics(result: dict[str, Any]) -> str:
+    shown = [f"{k}={result[k]:.4g}" for k in _SHOWN if isinstance(result.get(k), float)]
+    return " ".join(shown)

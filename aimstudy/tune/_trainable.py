@@ -1,0 +1,154 @@
+"""The Ray Tune function trainable: one trial = one `run_trial`, reported to Tune and MLflow.
+
+Each epoch Tune gets the metrics and a checkpoint folder that mirrors the trial's workdir
+(`checkpoints/last.pt`, `checkpoints/best.pt`, `metrics.parquet`, `policy.parquet`). A retried
+or restored trial copies the checkpoint back into a clean workdir and `run_trial` resumes there.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aimstudy.tracking import MLflowCallback, StudyRuns
+from aimstudy.train import Callback, EpochReport, TrialResult, run_trial
+from aimstudy.tune._spec import StudySpec
+
+# Workdir files copied into every Tune checkpoint (what `run_trial` needs to resume).
+_CHECKPOINT_FILES = (
+    "checkpoints/last.pt",
+    "checkpoints/best.pt",
+    "metrics.parquet",
+    "policy.parquet",
+    "config.yaml",
+)
+
+
+@dataclass
+class TrialSetup:
+    """What the driver hands every trial (through `tune.with_parameters`)."""
+
+    spec: StudySpec
+    runs: StudyRuns
+    extra_callbacks: list[Any] = field(default_factory=list)
+
+
+class TuneReporter(Callback):
+    """Reports each epoch to Tune with a checkpoint, whatever order the trainer calls hooks in.
+
+    Also adds `best/<metric>` (the running best over epochs) for every searched metric, which
+    is what Optuna optimises, and `epoch`.
+    """
+
+    def __init__(self, workdir: Path, metrics: list[str], modes: list[str]) -> None:
+        self.workdir = workdir
+        self.targets = list(zip(metrics, modes, strict=True))
+        self.best: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+        self._report: EpochReport | None = None
+        self._checkpoint_epoch: int | None = None
+
+    def on_epoch_end(self, report: EpochReport) -> None:
+        self._report = report
+        self._flush()
+
+    def on_checkpoint(self, path: Path, epoch: int) -> None:
+        self._checkpoint_epoch = epoch
+        self._flush()
+
+    def final(self, result: TrialResult) -> dict[str, float]:
+        """Last report of a trial: last epoch's metrics, the trainer's best/... metrics."""
+        final = {**self.last, **{k: float(v) for k, v in result.metrics.items() if _is_number(v)}}
+        for name, _ in self.targets:
+            final.setdefault(name, math.nan)
+            final.setdefault(f"best/{name}", self.best.get(name, math.nan))
+        return final
+
+    def _flush(self) -> None:
+        """Send one Tune report once both the epoch's metrics and its checkpoint exist."""
+        report = self._report
+        if report is None or self._checkpoint_epoch != report.epoch:
+            return
+        from ray import tune
+
+        metrics = {k: float(v) for k, v in report.metrics.items() if _is_number(v)}
+        metrics["epoch"] = report.epoch
+        self.last = dict(metrics)
+        for name, mode in self.targets:
+            value = metrics.get(name)
+            if value is not None and math.isfinite(value):
+                old = self.best.get(name)
+                better = old is None or (value < old if mode == "min" else value > old)
+                self.best[name] = value if better else old
+            if name in self.best:
+                metrics[f"best/{name}"] = self.best[name]
+        with tempfile.TemporaryDirectory(prefix="aimstudy-ckpt-") as tmp:
+            for rel in _CHECKPOINT_FILES:
+                source = self.workdir / rel
+                if source.is_file():
+                    (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(source, Path(tmp) / rel)
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
+        self._report = None
+
+
+def trainable(config: dict[str, Any], setup: TrialSetup) -> None:
+    """Ray Tune function trainable: config = the trial's grid/search values (dotted keys)."""
+    import torch
+    from ray import tune
+
+    spec = setup.spec
+    context = tune.get_context()
+    trial_id = context.get_trial_id()
+    torch.set_num_threads(spec.resources.threads)
+    workdir = Path(context.get_trial_dir()) / "work"
+    _restore(workdir, tune.get_checkpoint())
+    trial_config = spec.trial_config(config)
+    tracker = MLflowCallback(
+        setup.runs,
+        trial_id,
+        study=spec.name,
+        run_name=_run_name(config, trial_id),
+        heatmap_epochs=spec.tracking.heatmap_epochs,
+        workdir=workdir,
+        extra_tags={"ray.trial_name": context.get_trial_name()},
+    )
+    reporter = TuneReporter(workdir, spec.tune.metrics, spec.tune.modes)
+    try:
+        result: TrialResult = run_trial(
+            trial_config, workdir=workdir, callbacks=[reporter, tracker, *setup.extra_callbacks]
+        )
+    except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised for Tune to retry
+        reason = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        tracker.fail(reason)
+        raise
+    tune.report(reporter.final(result))
+
+
+def _restore(workdir: Path, checkpoint: Any) -> None:
+    """Start from a clean workdir; fill it from the Tune checkpoint when there is one."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            shutil.copytree(folder, workdir, dirs_exist_ok=True)
+
+
+def _run_name(config: dict[str, Any], trial_id: str) -> str:
+    """Readable MLflow run name: the trial's grid values, then the Tune trial id."""
+    parts = [f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in config.items()]
+    return "-".join([*parts, trial_id])[:250]
+
+
+def _short(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
