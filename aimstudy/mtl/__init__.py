@@ -7,16 +7,40 @@
 from __future__ import annotations
 
 from ._aim import AIM, GUIDE_MODES, AIMMatrix, AIMScalar
+from ._alignedmtl import AlignedMTL
 from ._base import GramianMethod, MTLMethod, ScalarizedMethod, StepInputs, cosine_from_gram
+from ._cagrad import CAGrad
+from ._dwa import DWA
 from ._engine import ENGINES, jacobians, task_gradients
+from ._famo import FAMO
+from ._gramian import TorchJDGramianMethod
+from ._imtlg import IMTLG
 from ._intervene import gate, gram_weights, intervene
 from ._ls import LS
+from ._mgda import MGDA
+from ._nashmtl import NashMTL
 from ._objective import difficulty_weights, guide_align_term, magnitude_term, progress_term
+from ._pcgrad import PCGrad
 from ._policy import MatrixPolicy, ScalarPolicy
 from ._registry import get, names, options, register
+from ._rlw import RLW
 from ._stl import STL
+from ._upgrad import UPGrad
+from ._uw import UW
 
 __all__ = [
+    "AlignedMTL",
+    "CAGrad",
+    "DWA",
+    "FAMO",
+    "IMTLG",
+    "MGDA",
+    "NashMTL",
+    "PCGrad",
+    "RLW",
+    "TorchJDGramianMethod",
+    "UPGrad",
+    "UW",
     "AIM",
     "AIMMatrix",
     "AIMScalar",

@@ -157,7 +157,7 @@ class AIM(MTLMethod):
             "mean_gate": float((W.detach() * pairs).sum()) / n_pairs,
             "conflict_rate": conflict_rate(C.detach(), present),
             "loss_policy": float(loss.detach()),
-            **{name: float(v) for name, v in terms.items()},
+            **{name: float(v.detach()) for name, v in terms.items()},
         }
 
 

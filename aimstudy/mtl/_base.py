@@ -8,6 +8,7 @@ bases cover all methods: ``GramianMethod`` (needs the task gradients) and ``Scal
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -112,7 +113,8 @@ class MTLMethod(nn.Module, ABC):
         return {}
 
     def get_extra_state(self) -> dict[str, Any]:
-        return {name: opt.state_dict() for name, opt in self._optimizers().items()}
+        # deep copies: an optimizer's state_dict shares its moment tensors with the live optimizer
+        return {name: copy.deepcopy(opt.state_dict()) for name, opt in self._optimizers().items()}
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
         for name, opt in self._optimizers().items():
