@@ -13,7 +13,9 @@ _POOLS = {"sum": global_add_pool, "mean": global_mean_pool}
 
 @register_model("gin")
 class GIN(MultiTaskModel):
-    """Linear(node_dim→h); `layers` × GINEConv(MLP) with residuals; pooling; Linear(h→h)+ReLU."""
+    """Linear(node_dim→h); `layers` × GINEConv(MLP)+LayerNorm+ReLU with residuals; pooling;
+    Linear(h→h)+ReLU. LayerNorm (not BatchNorm) keeps sum aggregation over dense 3-D graphs
+    from blowing up activations without making a graph's output depend on its batch."""
 
     def __init__(
         self,
@@ -39,6 +41,7 @@ class GIN(MultiTaskModel):
             )
             for _ in range(layers)
         )
+        self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(layers))
         self.edge_dim = edge_dim
         self.dropout = nn.Dropout(dropout)
         self.shared = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU())
@@ -47,8 +50,8 @@ class GIN(MultiTaskModel):
     def encode(self, batch: object) -> Tensor:
         h = self.embed(batch.x.float())  # [n, h]
         edge_attr = _edge_attr(batch, self.edge_dim)  # [e, max(edge_dim, 1)]
-        for conv in self.convs:
-            h = h + self.dropout(conv(h, batch.edge_index, edge_attr).relu())  # [n, h]
+        for conv, norm in zip(self.convs, self.norms, strict=True):
+            h = h + self.dropout(norm(conv(h, batch.edge_index, edge_attr)).relu())  # [n, h]
         return self.shared(self.pool(h, batch.batch))  # [B, h]
 
 

@@ -1,0 +1,200 @@
+"""`aimstudy train`: run one trial from flags or a YAML file, with a progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# QM9 has 130,831 molecules: 10% val/test would be 13k graphs each, evaluated every epoch.
+# Fixed counts keep quick CLI runs quick and comparable across n_train (study specs set their own).
+QM9_EVAL_SIZE = 1000
+
+
+def register(subparsers: Any, summary: str) -> None:
+    """Add the `train` subcommand."""
+    p = subparsers.add_parser(
+        "train",
+        help=summary,
+        description=summary + " Flags override the values of --config.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--config", type=Path, help="YAML file with a TrialConfig (flags override it)")
+    p.add_argument(
+        "--out", type=Path, required=True, help="output folder (resumes if it holds a checkpoint)"
+    )
+    d = p.add_argument_group("data")
+    d.add_argument("--dataset", help="dataset name (qm9, biogen, csv, ...)")
+    d.add_argument("--tasks", help="task set name or comma-separated task names")
+    d.add_argument("--featurizer", choices=["auto", "2d", "3d"])
+    d.add_argument("--data-path", type=Path, help="CSV path for csv datasets")
+    d.add_argument("--limit", type=int, help="subsample the dataset to this many molecules first")
+    d.add_argument("--split", choices=["random", "scaffold"])
+    d.add_argument("--val-size", type=float, help=f"fraction (<1) or count; qm9: {QM9_EVAL_SIZE}")
+    d.add_argument("--test-size", type=float, help=f"fraction (<1) or count; qm9: {QM9_EVAL_SIZE}")
+    d.add_argument("--n-train", type=int, help="training budget (molecules drawn from train)")
+    d.add_argument("--guidance-fraction", type=float, help="share of n_train held out for guidance")
+    m = p.add_argument_group("method and model")
+    m.add_argument("--method", help="MTL method (see `aimstudy.mtl.names()`)")
+    m.add_argument(
+        "--method-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="method option, value parsed as YAML (repeatable)",
+    )
+    m.add_argument("--model", help="backbone: mpnn, gin, attentivefp")
+    m.add_argument(
+        "--model-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model option, value parsed as YAML (repeatable)",
+    )
+    t = p.add_argument_group("training")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--loss", choices=["mse", "l1"])
+    t.add_argument("--patience", type=int, help="early-stopping patience in epochs")
+    t.add_argument("--device", help="auto, cpu or cuda[:i]")
+    t.add_argument("--threads", type=int, help="torch threads")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def build_config(args: argparse.Namespace) -> Any:
+    """The TrialConfig from --config and the flags (flags win); errors name the bad key."""
+    from pydantic import ValidationError
+
+    from aimstudy.train import TrialConfig
+
+    raw = _read_yaml(args.config) if args.config else {}
+    data = dict(raw.get("dataset") or {})
+    for flag, key in [
+        ("dataset", "name"),
+        ("featurizer", "featurizer"),
+        ("data_path", "path"),
+        ("limit", "limit"),
+        ("split", "split"),
+        ("val_size", "val_size"),
+        ("test_size", "test_size"),
+    ]:
+        if getattr(args, flag) is not None:
+            data[key] = getattr(args, flag)
+    if args.tasks is not None:
+        data["tasks"] = args.tasks.split(",") if "," in args.tasks else args.tasks
+    if data.get("name", "qm9") == "qm9":
+        data.setdefault("val_size", QM9_EVAL_SIZE)
+        data.setdefault("test_size", QM9_EVAL_SIZE)
+    raw["dataset"] = data
+    for flag in [
+        "method",
+        "model",
+        "n_train",
+        "guidance_fraction",
+        "seed",
+        "epochs",
+        "batch_size",
+        "lr",
+        "loss",
+        "patience",
+        "device",
+        "threads",
+    ]:
+        if getattr(args, flag) is not None:
+            raw[flag] = getattr(args, flag)
+    raw["method_options"] = {
+        **(raw.get("method_options") or {}),
+        **_pairs(args.method_option, "--method-option"),
+    }
+    raw["model_options"] = {
+        **(raw.get("model_options") or {}),
+        **_pairs(args.model_option, "--model-option"),
+    }
+    try:
+        return TrialConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "config"
+        raise ValueError(f"{where}: {err['msg']}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate, train, print a summary. NaN losses exit 1 with one line; finished epochs stay."""
+    from aimstudy.train import NonFiniteLossError, run_trial, validate_config
+
+    config = build_config(args)
+    validate_config(config)
+    callbacks = [] if args.no_progress else [ProgressBar()]
+    try:
+        result = run_trial(config, args.out, callbacks)
+    except NonFiniteLossError as exc:
+        print(f"aimstudy train: error: {exc}; finished epochs are in {args.out}", file=sys.stderr)
+        return 1
+    finally:
+        for cb in callbacks:
+            cb.close()
+    _summary(result)
+    return 0
+
+
+class ProgressBar:
+    """A tqdm bar over all steps of the trial, with the latest val norm_mae as postfix."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.epochs = 0
+
+    def on_start(self, config: Any, tasks: Any) -> None:
+        self.epochs = config.epochs
+
+    def on_step_end(self, epoch: int, step: int, n_steps: int) -> None:
+        if self.bar is None:
+            from tqdm.auto import tqdm
+
+            left = (self.epochs - epoch + 1) * n_steps
+            self.bar = tqdm(total=left, unit="step", dynamic_ncols=True, file=sys.stderr)
+        self.bar.set_description(f"epoch {epoch}/{self.epochs}")
+        self.bar.update(1)
+
+    def on_epoch_end(self, report: Any) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix(val_norm_mae=f"{report.metrics['val/norm_mae']:.4f}")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _summary(result: Any) -> None:
+    m, nan = result.metrics, float("nan")
+    val, test = m.get("best/val/norm_mae", nan), m.get("best/test/norm_mae", nan)
+    print(f"best epoch {result.best_epoch}: val norm_mae {val:.4f}, test norm_mae {test:.4f}")
+    for t in result.task_names:
+        print(f"  {t:>12s}  test MAE {m.get(f'best/test/mae/{t}', float('nan')):.4g}")
+    print(f"wrote {result.workdir}/config.yaml, metrics.parquet, policy.parquet, checkpoints/")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise FileNotFoundError(f"--config: {path} does not exist")
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"--config: {path} must hold a mapping of TrialConfig keys")
+    return raw
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"{flag}: expected KEY=VALUE, got {item!r}")
+        out[key.strip()] = yaml.safe_load(value)
+    return out

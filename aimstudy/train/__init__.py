@@ -1,0 +1,24 @@
+"""One trial: the training loop, evaluation, early stopping, checkpoints and metrics.
+
+No Ray and no MLflow here: a trial reports through `Callback`s.
+"""
+
+from __future__ import annotations
+
+from aimstudy.train._callbacks import Callback, EpochReport, TrialResult
+from aimstudy.train._config import TrialConfig
+from aimstudy.train._loss import NonFiniteLossError, masked_task_losses
+from aimstudy.train._trial import best_metrics, resolve_device, run_trial, validate_config
+
+__all__ = [
+    "Callback",
+    "EpochReport",
+    "NonFiniteLossError",
+    "TrialConfig",
+    "TrialResult",
+    "best_metrics",
+    "masked_task_losses",
+    "resolve_device",
+    "run_trial",
+    "validate_config",
+]
