@@ -70,11 +70,11 @@ def featurize_pool(
     """
     version = _featurize.VERSION_3D if kind == "3d" else _featurize.VERSION_2D
     key = content_hash(
-        (version, table.name, table.content_key),
+        (version, table.content_key),
         table.smiles,
         table.xyz if kind == "3d" else None,
     )
-    path = cache_root(cache_dir) / "graphs" / f"{table.name}-{version}-{key[:24]}.pt"
+    path = cache_root(cache_dir) / "graphs" / f"{version}-{key[:32]}.pt"
 
     def build() -> tuple[list[Data], list[int], int]:
         graphs, kept = [], []

@@ -109,22 +109,25 @@ def resolve_tasks(tasks: str | list[str]) -> list[Task]:
     return out
 
 
-def convert(task: Task, frame: pd.DataFrame) -> np.ndarray:
-    """Values of one task in training units: unit factor, atomization for U0/U/H/G. [N]."""
+def convert(task: Task, frame: pd.DataFrame, counts: np.ndarray | None = None) -> np.ndarray:
+    """Values of one task in training units: unit factor, atomization for U0/U/H/G. [N].
+
+    `counts` [N, 5] are the H, C, N, O, F atom counts (parsed from the frame when not given).
+    """
     values = frame[task.column].to_numpy(dtype=np.float64)
     spec = _SPECS.get(task.name)
     if spec is None:
         return values
     if task.column in ATOMREF_HARTREE:
-        counts = _stoichiometry(frame)  # [N, 5]
+        counts = _stoichiometry(frame) if counts is None else counts
         values = values - counts @ np.asarray(ATOMREF_HARTREE[task.column])
     return values * spec[1]
 
 
 def _stoichiometry(frame: pd.DataFrame) -> np.ndarray:
     """Atom counts H, C, N, O, F per molecule from the `[4,1,0,0,0]` text column: [N, 5]."""
-    parts = frame["Stoichiometry"].str.strip("[]").str.split(",", expand=True)
-    return parts.astype(np.int64).to_numpy(dtype=np.float64)
+    text = ",".join(frame["Stoichiometry"].tolist()).replace("[", "").replace("]", "")
+    return np.asarray(text.split(","), dtype=np.float64).reshape(-1, 5)
 
 
 def content_key() -> str:
@@ -149,7 +152,8 @@ def load(tasks: str | list[str], geometry: bool = False) -> MoleculeTable:
             raise FileNotFoundError(f"qm9: {path} not found (reinstall qm9pack)")
         parts.append(pd.read_csv(path, usecols=columns, engine="pyarrow"))
     frame = pd.concat(parts, ignore_index=True)
-    targets = np.stack([convert(t, frame) for t in resolved], axis=1)  # [N, T]
+    counts = _stoichiometry(frame)  # [N, 5]
+    targets = np.stack([convert(t, frame, counts) for t in resolved], axis=1)  # [N, T]
     return MoleculeTable(
         name="qm9",
         smiles=frame["SMILES"].astype(str).tolist(),
