@@ -80,6 +80,11 @@ def _unit_of(column: str) -> str:
     return match.group(1) if match else ""
 
 
+def _is_index(column: str) -> bool:
+    """A row-number column written by pandas or spreadsheets, never a target."""
+    return column.strip().lower() in ("", "index", "id") or column.startswith("Unnamed:")
+
+
 def _is_numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
@@ -102,7 +107,10 @@ def resolve_tasks(
                 f"{where}: unknown task set {tasks!r}; use 'default', "
                 f"{', '.join(repr(p) for p in PRESETS)} or a list of columns"
             )
-        columns = [c for c in frame.columns if c != smiles_col and _is_numeric(frame[c])]
+        columns = [
+            c for c in frame.columns
+            if c != smiles_col and _is_numeric(frame[c]) and not _is_index(str(c))
+        ]  # fmt: skip
         if not columns:
             raise ValueError(f"{where}: no numeric target column besides {smiles_col!r}")
     else:
