@@ -60,6 +60,14 @@ def pool_rows(n: int, limit: int | None) -> np.ndarray:
     return np.sort(np.random.default_rng(LIMIT_SEED).permutation(n)[:limit])
 
 
+def pool_cache_path(table: MoleculeTable, kind: str, cache_dir: Path | None) -> Path:
+    """Cache file of a pool: keyed by its SMILES (and geometry) and the featurizer version."""
+    version = _featurize.VERSION_3D if kind == "3d" else _featurize.VERSION_2D
+    rows = ",".join(map(str, table.rows.tolist()))
+    key = content_hash((version, table.content_key, rows), table.smiles)
+    return cache_root(cache_dir) / "graphs" / f"{version}-{key[:32]}.pt"
+
+
 def featurize_pool(
     table: MoleculeTable, kind: str, cache_dir: Path | None
 ) -> tuple[GraphSet | None, np.ndarray, int, Path, bool]:
@@ -68,13 +76,7 @@ def featurize_pool(
     Returns (graphs or None if none kept, kept positions into the table, n_skipped, cache file,
     whether it came from the cache).
     """
-    version = _featurize.VERSION_3D if kind == "3d" else _featurize.VERSION_2D
-    key = content_hash(
-        (version, table.content_key),
-        table.smiles,
-        table.xyz if kind == "3d" else None,
-    )
-    path = cache_root(cache_dir) / "graphs" / f"{version}-{key[:32]}.pt"
+    path = pool_cache_path(table, kind, cache_dir)
 
     def build() -> tuple[list[Data], list[int], int]:
         graphs, kept = [], []
@@ -161,7 +163,7 @@ def prepare(
     if graphs is None:
         raise ValueError(f"{cfg.name}: no molecule of {len(pool)} could be featurized")
     kept_table = pool.take(kept)
-    row_ids = pool_rows(len(table), cfg.limit)[kept]  # [N_kept] dataset row numbers
+    row_ids = kept_table.rows  # [N_kept] dataset row numbers
     _attach_targets(graphs, kept_table.targets, row_ids)
     split = make_split(cfg, kept_table, seed)
     primary, guide = training_subset(split, n_train, guidance_fraction)

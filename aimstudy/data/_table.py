@@ -15,7 +15,8 @@ class MoleculeTable:
 
     `targets` is [N, T] float64 with NaN where a value is not measured. `elements` and `xyz`
     hold per-molecule atom symbols and coordinates (Angstrom) as text, for 3-D featurization.
-    `content_key` identifies the source content cheaply (feeds the featurization cache key).
+    `content_key` identifies the source content cheaply (feeds the featurization cache key,
+    together with the SMILES and row numbers: the geometry is fixed by those).
     """
 
     name: str
@@ -27,6 +28,11 @@ class MoleculeTable:
     elements: list[str] | None = None
     xyz: list[str] | None = None
     notes: list[str] = field(default_factory=list)
+    rows: np.ndarray | None = None  # [N] row numbers in the full dataset (default 0..N-1)
+
+    def __post_init__(self) -> None:
+        if self.rows is None:
+            self.rows = np.arange(len(self.smiles))
 
     def __len__(self) -> int:
         return len(self.smiles)
@@ -44,6 +50,7 @@ class MoleculeTable:
             elements=None if self.elements is None else [self.elements[r] for r in pick],
             xyz=None if self.xyz is None else [self.xyz[r] for r in pick],
             notes=list(self.notes),
+            rows=self.rows[rows],
         )
 
     def label_density(self) -> np.ndarray:

@@ -14,9 +14,9 @@ from aimstudy.data import DataConfig, names, prepare
 from aimstudy.data._prepare import pool_rows
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("cache")
+@pytest.fixture
+def cache(data_cache: Path) -> Path:
+    return data_cache
 
 
 @pytest.fixture
