@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,12 +139,27 @@ def _check_labels(tasks: list[Task], targets: np.ndarray, where: str) -> None:
         raise ValueError(f"task(s) {empty} have no labelled molecule in the {where}")
 
 
-def make_split(cfg: DataConfig, table: MoleculeTable, seed: int) -> Split:
+def scaffolds_of(table: MoleculeTable, cache_file: Path | None) -> list[str]:
+    """Murcko scaffolds of the table's molecules, cached next to the pool's graphs."""
+    if cache_file is not None and cache_file.exists():
+        cached = json.loads(cache_file.read_text())
+        if len(cached) == len(table):
+            return cached
+    scaffolds = [murcko_scaffold(s) for s in table.smiles]
+    if cache_file is not None:
+        tmp = cache_file.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(scaffolds))
+        os.replace(tmp, cache_file)
+    return scaffolds
+
+
+def make_split(
+    cfg: DataConfig, table: MoleculeTable, seed: int, cache_file: Path | None = None
+) -> Split:
     """The split of a (featurized) pool table for this seed."""
     n_val, n_test = _check_sizes(cfg, len(table), None)
     if cfg.split == "scaffold":
-        scaffolds = [murcko_scaffold(s) for s in table.smiles]
-        return scaffold_split(scaffolds, n_val, n_test, seed)
+        return scaffold_split(scaffolds_of(table, cache_file), n_val, n_test, seed)
     return random_split(len(table), n_val, n_test, seed)
 
 
@@ -158,6 +175,8 @@ def prepare(
     table = load_dataset(cfg, geometry=kind == "3d")
     pool = table.take(pool_rows(len(table), cfg.limit))
     _check_sizes(cfg, len(pool), n_train)
+    if not 0.0 <= guidance_fraction < 1.0:
+        raise ValueError(f"guidance_fraction={guidance_fraction} must be in [0, 1)")
     _check_labels(pool.tasks, pool.targets, f"{cfg.name} pool")
     graphs, kept, n_skipped, path, hit = featurize_pool(pool, kind, cfg.cache_dir)
     if graphs is None:
@@ -165,7 +184,7 @@ def prepare(
     kept_table = pool.take(kept)
     row_ids = kept_table.rows  # [N_kept] dataset row numbers
     _attach_targets(graphs, kept_table.targets, row_ids)
-    split = make_split(cfg, kept_table, seed)
+    split = make_split(cfg, kept_table, seed, path.with_suffix(".scaffolds.json"))
     primary, guide = training_subset(split, n_train, guidance_fraction)
     _check_labels(pool.tasks, kept_table.targets[primary], f"training subset (n_train={n_train})")
     train_mask = ~np.isnan(kept_table.targets[primary])

@@ -198,3 +198,17 @@ def test_task_without_labels_in_training_subset(tmp_path: Path) -> None:
     pd.DataFrame({"SMILES": smiles, "a": np.arange(20.0), "b": [np.nan] * 20}).to_csv(empty)
     with pytest.raises(ValueError, match=r"\['b'\] have no labelled molecule in the csv pool"):
         prepare(DataConfig(name="csv", path=empty, tasks=["a", "b"]), n_train=3)
+
+
+def test_bad_guidance_fraction(cache: Path) -> None:
+    with pytest.raises(ValueError, match=r"guidance_fraction=1.0 must be in \[0, 1\)"):
+        prepare(qm9_cfg(cache), n_train=100, guidance_fraction=1.0)
+
+
+def test_scaffold_split_cached_and_stable(biogen_csv: Path, cache: Path) -> None:
+    cfg = DataConfig(name="biogen", path=biogen_csv, split="scaffold", cache_dir=cache)
+    first = prepare(cfg, n_train=200, seed=3)
+    assert first.cache_path.with_suffix(".scaffolds.json").exists()
+    again = prepare(cfg, n_train=400, seed=3)
+    assert np.array_equal(first.rows["test"], again.rows["test"])
+    assert set(first.rows["train"]) <= set(again.rows["train"]) | set(again.rows["guide"])
