@@ -55,6 +55,12 @@ def describe(cfg: DataConfig, featurize: bool | None = None) -> Summary:
     return Summary(cfg, pool, len(table), kind, n_kept, n_skipped, stats)
 
 
+def _set_name(s: Summary) -> str:
+    if s.cfg.tasks == "default":
+        return f"default = {info(s.cfg.name).default_tasks}"
+    return str(s.cfg.tasks)
+
+
 def format_summary(s: Summary) -> str:
     """Plain-text report, one fact per line, then a task table."""
     entry = info(s.cfg.name)
@@ -83,7 +89,7 @@ def format_summary(s: Summary) -> str:
     density = s.table.label_density()
     lines.append(
         f"tasks     {len(s.table.tasks)}"
-        + (f" (set {s.cfg.tasks})" if isinstance(s.cfg.tasks, str) else "")
+        + (f" (set {_set_name(s)})" if isinstance(s.cfg.tasks, str) else "")
     )
     rows = [("task", "unit", "reported in", "labelled", "mean", "std", "description")]
     for j, task in enumerate(s.table.tasks):

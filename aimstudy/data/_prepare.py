@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from aimstudy.data._splits import (
 from aimstudy.data._table import MoleculeTable
 from aimstudy.data._tasks import Task
 
+_log = logging.getLogger("aimstudy.data")
 LIMIT_SEED = 0  # the `limit` subsample is the same for every trial seed, so pools are shared
 
 
@@ -179,6 +181,14 @@ def prepare(
         raise ValueError(f"guidance_fraction={guidance_fraction} must be in [0, 1)")
     _check_labels(pool.tasks, pool.targets, f"{cfg.name} pool")
     graphs, kept, n_skipped, path, hit = featurize_pool(pool, kind, cfg.cache_dir)
+    if n_skipped:
+        _log.warning(
+            "%s: %d of %d molecules could not be featurized (%s) and are skipped",
+            cfg.name,
+            n_skipped,
+            len(pool),
+            kind,
+        )
     if graphs is None:
         raise ValueError(f"{cfg.name}: no molecule of {len(pool)} could be featurized")
     kept_table = pool.take(kept)

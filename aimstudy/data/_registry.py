@@ -19,6 +19,7 @@ class DatasetInfo:
     load: Callable[[DataConfig, bool], MoleculeTable]
     default_featurizer: str = "2d"
     has_geometry: bool = False
+    default_tasks: str = "every numeric column"  # what tasks="default" means here
 
 
 def _load_qm9(cfg: DataConfig, geometry: bool) -> MoleculeTable:
@@ -46,6 +47,7 @@ _REGISTRY: dict[str, DatasetInfo] = {
         _load_qm9,
         default_featurizer="3d",
         has_geometry=True,
+        default_tasks="nashmtl11",
     ),
     "csv": DatasetInfo(
         "csv",
@@ -58,12 +60,14 @@ _REGISTRY: dict[str, DatasetInfo] = {
         "Biogen ADME (Fang et al. 2023, MIT): 3,521 compounds x 6 sparse log-scale ADME "
         "endpoints; the csv dataset with the 'biogen' preset (path required).",
         _load_biogen,
+        default_tasks="biogen (6 endpoints)",
     ),
     "tpd-adme": DatasetInfo(
         "tpd-adme",
         "TPD ADME (Peteani et al., Nat. Commun. 2024, CC BY 4.0): model-predicted ADME "
         "endpoints of targeted protein degraders; zip downloaded once and cached.",
         _load_tpd,
+        default_tasks="every pred(...) endpoint",
     ),
 }
 

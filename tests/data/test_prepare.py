@@ -130,10 +130,13 @@ def test_biogen_sparse_labels(biogen_csv: Path, cache: Path) -> None:
     assert np.array_equal(same.rows["test"], data.rows["test"])
 
 
-def test_csv_skipped_smiles_counted(small_csv: Path, tmp_path: Path) -> None:
+def test_csv_skipped_smiles_counted(
+    small_csv: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     cfg = DataConfig(name="csv", path=small_csv, val_size=2, test_size=2, cache_dir=tmp_path)
     data = prepare(cfg, n_train=5, guidance_fraction=0.0, seed=0)
     assert data.n_skipped == 3 and data.n_molecules == 9
+    assert "3 of 12 molecules could not be featurized" in caplog.text
     assert [t.name for t in data.tasks] == ["logS (log mol/L)", "pKa"]
     assert data.tasks[0].unit == "log mol/L"
     assert len(data.train) + len(data.val) + len(data.test) == 9
