@@ -174,12 +174,14 @@ def prepare(
     before any featurization.
     """
     kind = featurizer_of(cfg)
-    table = load_dataset(cfg, geometry=kind == "3d")
+    table = load_dataset(cfg, geometry=False)
     pool = table.take(pool_rows(len(table), cfg.limit))
     _check_sizes(cfg, len(pool), n_train)
     if not 0.0 <= guidance_fraction < 1.0:
         raise ValueError(f"guidance_fraction={guidance_fraction} must be in [0, 1)")
     _check_labels(pool.tasks, pool.targets, f"{cfg.name} pool")
+    if kind == "3d" and not pool_cache_path(pool, kind, cfg.cache_dir).exists():
+        pool = load_dataset(cfg, geometry=True).take(pool.rows)  # geometry only to build graphs
     graphs, kept, n_skipped, path, hit = featurize_pool(pool, kind, cfg.cache_dir)
     if n_skipped:
         _log.warning(
