@@ -1,0 +1,171 @@
+"""Study specs: every shipped study validates; every kind of bad input names its key path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from ray import tune
+
+from aimstudy.tune import SpecError, StudySpec, check_resources, load_spec, param_space
+from aimstudy.tune import validate_spec as _validate
+
+REPO = Path(__file__).resolve().parents[2]
+STUDIES = sorted((REPO / "studies").glob("*.yaml"))
+
+
+def _raw(**changes: Any) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "name": "unit",
+        "dataset": {"name": "qm9", "featurizer": "2d", "limit": 100},
+        "train": {"model": "gin", "epochs": 2},
+        "grid": {"method": ["ls", "aim-matrix"], "n_train": [20, 40], "seed": [0]},
+    }
+    raw.update(changes)
+    return raw
+
+
+def _error(raw: dict[str, Any]) -> str:
+    with pytest.raises(SpecError) as info:
+        _validate(raw)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.stem)
+def test_shipped_studies_validate(path: Path) -> None:
+    spec = load_spec(path)
+    assert spec.name == path.stem
+    assert spec.n_trials >= 1
+    configs = [spec.trial_config(cell) for cell in spec.cells()]
+    assert all(c.threads == spec.resources.threads for c in configs)
+
+
+def test_shipped_studies_cover_the_issue() -> None:
+    names = {p.stem for p in STUDIES}
+    assert {"quickstart", "qm9-data-efficiency", "qm9-policy-ablation"} <= names
+    assert {"qm9-tune-regularizers", "biogen-adme", "tpd-adme"} <= names
+    paper = load_spec(REPO / "studies" / "qm9-data-efficiency.yaml")
+    assert paper.grid["method"] == [
+        "stl", "ls", "pcgrad", "cagrad", "nashmtl", "famo", "aim-scalar", "aim-matrix"
+    ]  # fmt: skip
+    assert paper.grid["n_train"] == [10000, 50000, 100000] and len(paper.grid["seed"]) == 3
+    assert paper.train["model"] == "mpnn" and paper.resources.gpu > 0
+    quick = load_spec(REPO / "studies" / "quickstart.yaml")
+    assert quick.train["model"] == "gin" and quick.dataset.limit is not None
+    assert "aim-matrix" in quick.grid["method"] and len(quick.grid["method"]) == 3
+    assert len(quick.grid["n_train"]) == 2 and len(quick.grid["seed"]) == 2
+    optuna = load_spec(REPO / "studies" / "qm9-tune-regularizers.yaml")
+    assert optuna.tune.search == "optuna" and optuna.tune.scheduler == "asha"
+
+
+def test_grid_expands_in_order_and_values_reach_the_trial_config() -> None:
+    spec = _validate(_raw(grid={"method": ["ls", "aim-matrix"], "model_options.hidden": [16]}))
+    assert spec.cells() == [
+        {"method": "ls", "model_options.hidden": 16},
+        {"method": "aim-matrix", "model_options.hidden": 16},
+    ]
+    config = spec.trial_config({"method": "aim-matrix", "method_options.k": 5.0, "seed": 2})
+    assert config.method_options == {"k": 5.0} and config.seed == 2
+    assert config.device == "cpu" and config.dataset.limit == 100
+    space = param_space(spec)
+    assert space["method"] == tune.grid_search(["ls", "aim-matrix"])
+
+
+def test_optuna_space_becomes_ray_distributions() -> None:
+    spec = _validate(
+        _raw(
+            grid={"method": ["aim-matrix"]},
+            tune={
+                "search": "optuna",
+                "space": {
+                    "method_options.lambda_m": {"loguniform": [1e-4, 1e-2]},
+                    "method_options.lambda_p": {"choice": [0.0, 0.08]},
+                },
+                "num_samples": 5,
+                "scheduler": "asha",
+            },
+        )
+    )
+    assert spec.n_trials == 5
+    space = param_space(spec)
+    assert space["method"] == "aim-matrix"
+    assert space["method_options.lambda_m"].lower == pytest.approx(1e-4)
+    assert space["method_options.lambda_p"].categories == [0.0, 0.08]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"grdi": {}}, "study: grdi: unknown key; allowed: name, description, dataset"),
+        ({"train": {"epochz": 3}}, "train.epochz: unknown key; allowed: method"),
+        ({"train": {"lr": "fast"}}, "train.lr: Input should be a valid number"),
+        ({"train": {"threads": 2}}, "train.threads: set it through `resources.cpu`"),
+        ({"grid": {"method": ["ls", "nope"]}}, "grid.method[1]: unknown method 'nope'; allowed:"),
+        ({"grid": {"n_train": [10, 0]}}, "grid.n_train[1]: Input should be greater than"),
+        ({"grid": {"seed": []}}, "grid.seed: empty list"),
+        ({"grid": {}}, "grid: empty"),
+        ({"grid": {"metod": [1]}}, "grid.metod: unknown trial option; allowed:"),
+        ({"dataset": {"name": "qm10"}}, "dataset.name: unknown dataset 'qm10'; allowed: qm9"),
+        ({"dataset": {"name": "qm9", "limt": 3}}, "dataset.limt: unknown key; allowed: name"),
+        ({"resources": {"cpu": 0}}, "resources.cpu: Input should be greater than 0"),
+        ({"tune": {"search": "random"}}, "tune.search: Input should be 'grid' or 'optuna'"),
+        ({"tune": {"space": {"lr": {"uniform": [1, 2]}}}}, "tune: space: only used with"),
+        ({"name": "bad name!"}, "name: String should match pattern"),
+    ],
+)
+def test_bad_specs_name_their_key_path(changes: dict[str, Any], expected: str) -> None:
+    assert expected in _error(_raw(**changes))
+
+
+def test_method_options_are_checked_against_the_method() -> None:
+    message = _error(_raw(grid={"method": ["aim-matrix"], "method_options.lambda_x": [1.0]}))
+    assert "trial (method='aim-matrix', method_options.lambda_x=1.0)" in message
+
+
+def test_overrides_and_missing_files(tmp_path: Path) -> None:
+    path = REPO / "studies" / "quickstart.yaml"
+    spec = load_spec(path, ["train.epochs=3", "grid.seed=[5]", "dataset.limit=300"])
+    assert spec.train["epochs"] == 3 and spec.grid["seed"] == [5] and spec.dataset.limit == 300
+    with pytest.raises(FileNotFoundError, match="study file .*nothing.yaml not found"):
+        load_spec(tmp_path / "nothing.yaml")
+    with pytest.raises(FileNotFoundError, match="dataset.path .*missing.csv does not exist"):
+        load_spec(REPO / "studies" / "biogen-adme.yaml", [f"dataset.path={tmp_path}/missing.csv"])
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\ngrid: [unclosed\n")
+    with pytest.raises(SpecError, match="broken.yaml line 3: not valid YAML"):
+        load_spec(broken)
+
+
+def test_resources_the_cluster_cannot_give() -> None:
+    spec = _validate(_raw(resources={"cpu": 4, "gpu": 0.5}))
+    with pytest.raises(ValueError, match=r"resources.cpu: a trial needs 4 CPU but only 2 avail"):
+        check_resources(spec, {"CPU": 2.0, "GPU": 1.0})
+    with pytest.raises(ValueError, match=r"resources.gpu: .* 0.5 GPU but only 0 .*gpu=0"):
+        check_resources(spec, {"CPU": 8.0})
+    check_resources(spec, {"CPU": 4.0, "GPU": 1.0})
+
+
+def test_cli_reports_a_spec_error_in_one_line(tmp_path: Path) -> None:
+    study = tmp_path / "bad.yaml"
+    study.write_text((REPO / "studies" / "quickstart.yaml").read_text() + "\nschedule: asha\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "aimstudy.cli", "run", str(study), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"aimstudy run: error: {study}: schedule: unknown key; allowed: name, description, "
+        "dataset, train, grid, tune, resources, failure, tracking, output"
+    ]
+    assert not (tmp_path / "o").exists()  # nothing started
+
+
+def test_spec_is_a_pydantic_model_with_forbidden_extras() -> None:
+    assert StudySpec.model_config["extra"] == "forbid"
