@@ -192,11 +192,12 @@ class GramianMethod(MTLMethod):
     def _weights(self, G: Tensor, K: Tensor) -> Tensor:
         """Weights [m] from the present tasks' Jacobian ``G`` [m, d] and Gramian ``K`` [m, m]."""
 
-    def weights(self, G: Tensor, present: Tensor | None = None) -> Tensor:
-        """Weights [T] for a Jacobian ``G`` [T, d]; absent tasks (or zero rows) get 0."""
+    def weights(self, G: Tensor, present: Tensor | None = None, K: Tensor | None = None) -> Tensor:
+        """Weights [T] for a Jacobian ``G`` [T, d] (Gramian ``K`` if known); absent tasks get 0."""
         if present is None:
             present = (G != 0).any(dim=1)
-        K = G @ G.T  # [T, T]
+        if K is None:
+            K = G @ G.T  # [T, T]
         idx = torch.nonzero(present).flatten()
         w = G.new_zeros(G.shape[0])
         if len(idx) > 0:
@@ -210,7 +211,7 @@ class GramianMethod(MTLMethod):
     def _step(self, inputs: StepInputs, present: Tensor) -> Diagnostics:
         G, head_grads = self._task_gradients(inputs, present)  # [T, d]
         K = G @ G.T  # [T, T]
-        w = self.weights(G, present)
+        w = self.weights(G, present, K)
         self._apply_weights(inputs, w, G)
         assign_grads(inputs.head_params, head_grads)
         cos = cosine_from_gram(K)
