@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aimstudy.data._splits import (
     murcko_scaffold,
@@ -81,3 +83,23 @@ def test_scaffold_split_keeps_scaffolds_together() -> None:
     assert "" in groups[2]  # the acyclic group (3 > 6 / 2) stays in training
     other = scaffold_split(scaffolds, n_val=4, n_test=6, seed=2)
     assert set(other.test) != set(split.test)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(20, 400),
+    seed=st.integers(0, 10_000),
+    h=st.sampled_from([0.0, 0.05, 0.1, 0.2]),
+    data=st.data(),
+)
+def test_nesting_property(n: int, seed: int, h: float, data: st.DataObject) -> None:
+    """For any pool, seed and pair of budgets, the smaller subset lies inside the larger one."""
+    split = random_split(n, n // 10, n // 10, seed)
+    available = len(split.train_order)
+    small = data.draw(st.integers(1, available))
+    big = data.draw(st.integers(small, available))
+    sp, sg = training_subset(split, small, h)
+    bp, bg = training_subset(split, big, h)
+    assert len(sp) + len(sg) == small and len(bp) + len(bg) == big
+    assert set(sp) | set(sg) <= set(bp) | set(bg)
+    assert set(sp) <= set(bp)
