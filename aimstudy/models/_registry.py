@@ -32,10 +32,13 @@ def names() -> list[str]:
 
 def model_options(name: str) -> dict[str, object]:
     """The configurable options of model `name` with their defaults."""
-    cls = _lookup(name)
-    sig = inspect.signature(cls.__init__)
     fixed = {"self", "node_dim", "edge_dim", "n_tasks"}
-    return {k: p.default for k, p in sig.parameters.items() if k not in fixed}
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    for cls in _lookup(name).__mro__:  # a subclass passing *args/**kwargs on: ask its base
+        params = inspect.signature(cls.__init__).parameters
+        if not any(p.kind in variadic for p in params.values()):
+            return {k: p.default for k, p in params.items() if k not in fixed}
+    return {}
 
 
 def check_options(name: str, options: dict[str, object]) -> None:
