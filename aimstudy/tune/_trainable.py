@@ -99,6 +99,7 @@ class TuneReporter(Callback):
 
 def trainable(config: dict[str, Any], setup: TrialSetup) -> None:
     """Ray Tune function trainable: config = the trial's grid/search values (dotted keys)."""
+    import ray
     import torch
     from ray import tune
 
@@ -116,7 +117,11 @@ def trainable(config: dict[str, Any], setup: TrialSetup) -> None:
         run_name=_run_name(config, trial_id),
         heatmap_epochs=spec.tracking.heatmap_epochs,
         workdir=workdir,
-        extra_tags={"ray.trial_name": context.get_trial_name()},
+        extra_tags={
+            "ray.trial_name": context.get_trial_name(),
+            # which cluster node ran it: the loopback cluster test checks the spread
+            "aimstudy.node_id": ray.get_runtime_context().get_node_id(),
+        },
     )
     reporter = TuneReporter(workdir, spec.tune.metrics, spec.tune.modes)
     try:
