@@ -13,7 +13,7 @@ import torch
 import yaml
 
 from aimstudy import mtl
-from aimstudy.data import DataConfig
+from aimstudy.data import DataConfig, prepare
 from aimstudy.models import GIN, register_model
 from aimstudy.train import (
     Callback,
@@ -82,15 +82,31 @@ def test_every_method_trains_a_step(method: str, tiny_qm9: Any, tmp_path: Path) 
     assert not torch.equal(saved[first_key], fresh)
 
 
+@pytest.mark.parametrize(
+    ("method", "options"),
+    [
+        ("aim-matrix", {"guide_mode": "lookahead"}),
+        ("aim-scalar", {"guide_mode": "none"}),
+        ("aim-matrix", {"grad_at": "representation", "guide_mode": "none"}),
+        ("pcgrad", {"engine": "torchjd"}),
+    ],
+)
+def test_method_options_reach_the_method(
+    method: str, options: dict[str, Any], tiny_qm9: Any, tmp_path: Path
+) -> None:
+    cfg = _config(tiny_qm9(), method=method, method_options=options, n_train=20)
+    row = run_trial(cfg, tmp_path).history[0]
+    assert np.isfinite(row["train/loss"]) and np.isfinite(row["val/norm_mae"])
+
+
 def run_state_at_init(cfg: TrialConfig, result: TrialResult) -> dict[str, torch.Tensor]:
     """The model state a trial starts from (same seed, same builder)."""
     from aimstudy.train._checkpoint import seed_everything
     from aimstudy.train._trial import _build
 
+    data = prepare(cfg.dataset, cfg.n_train, cfg.guidance_fraction, cfg.seed)  # cached
     seed_everything(cfg.seed)
-    node_dim = 41 if cfg.dataset.featurizer == "2d" else 11
-    edge_dim = 6 if cfg.dataset.featurizer == "2d" else 5
-    return _build(cfg, node_dim, edge_dim, len(result.task_names)).state_dict()
+    return _build(cfg, data.node_dim, data.edge_dim, len(result.task_names)).state_dict()
 
 
 def test_files_callbacks_and_policy_matrices(tiny_qm9: Any, tmp_path: Path) -> None:
