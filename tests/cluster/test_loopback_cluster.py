@@ -1,0 +1,132 @@
+"""The loopback cluster: a study through `--address` on two Ray nodes, tracked in PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.cluster.services import (
+    CLUSTER_DIR,
+    REPO_ROOT,
+    VENV_BIN,
+    MLflowServer,
+    Postgres,
+    RayCluster,
+)
+
+STUDY = CLUSTER_DIR / "examples" / "loopback-study.yaml"
+EPOCHS = 4  # train.epochs of STUDY
+
+pytestmark = [pytest.mark.cluster, pytest.mark.integration, pytest.mark.slow]
+
+NODE_ID_SCRIPT = """
+import json, time, ray
+ray.init(address="{address}")
+@ray.remote(num_cpus=1)
+def where():
+    time.sleep(1.0)
+    return ray.get_runtime_context().get_node_id()
+ids = ray.get([where.remote() for _ in range(4)], timeout=120)
+print(json.dumps({{"task_nodes": sorted(set(ids)),
+                   "cluster_nodes": sorted(n["NodeID"] for n in ray.nodes() if n["Alive"])}}))
+"""
+
+
+def test_tasks_spread_over_both_nodes(loopback_ray: RayCluster) -> None:
+    """Four 1-CPU tasks on two 1-CPU nodes run on both nodes."""
+    out = subprocess.run(
+        [str(VENV_BIN / "python"), "-c", NODE_ID_SCRIPT.format(address=loopback_ray.address)],
+        env=loopback_ray.env(), capture_output=True, text=True, timeout=180, check=True,
+    )  # fmt: skip
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(found["cluster_nodes"]) == 2
+    assert found["task_nodes"] == found["cluster_nodes"]
+
+
+def test_mlflow_server_writes_to_postgres(
+    loopback_mlflow: MLflowServer, loopback_postgres: Postgres
+) -> None:
+    """A run logged over HTTP lands in the PostgreSQL tables, artifacts in the destination."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=loopback_mlflow.uri)
+    exp_id = client.create_experiment("smoke")
+    run = client.create_run(exp_id)
+    client.log_metric(run.info.run_id, "x", 1.5, step=3)
+    client.set_terminated(run.info.run_id)
+    del mlflow
+    with loopback_postgres.connect() as conn, conn.cursor() as cur:
+        cur.execute("SELECT run_uuid, status FROM runs WHERE experiment_id = %s", (int(exp_id),))
+        rows = cur.fetchall()
+        cur.execute("SELECT value, step FROM metrics WHERE run_uuid = %s", (run.info.run_id,))
+        metrics = cur.fetchall()
+    assert rows == [(run.info.run_id, "FINISHED")]
+    assert metrics == [(1.5, 3)]
+
+
+def test_study_runs_across_both_nodes_into_postgres(
+    loopback_ray: RayCluster,
+    loopback_mlflow: MLflowServer,
+    loopback_postgres: Postgres,
+    tmp_path: Path,
+) -> None:
+    """`aimstudy run --address --tracking-uri`: one trial per node, every run in PostgreSQL."""
+    from mlflow import MlflowClient
+
+    out = tmp_path / "out"
+    command = [
+        str(VENV_BIN / "aimstudy"), "run", str(STUDY),
+        "--address", loopback_ray.address, "--tracking-uri", loopback_mlflow.uri,
+        "--out", str(out), "--set", f"dataset.cache_dir={tmp_path / 'cache'}",
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, env=loopback_ray.env(), cwd=REPO_ROOT, capture_output=True, text=True,
+        timeout=240,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    client = MlflowClient(tracking_uri=loopback_mlflow.uri)
+    experiment = client.get_experiment_by_name("loopback-smoke")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id])
+    trials = [r for r in runs if r.data.tags.get("aimstudy.role") == "trial"]
+    assert len(trials) == 2
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    # Trials ran on both nodes: each run names its node, and the two nodes are the cluster's.
+    nodes = {r.data.tags["aimstudy.node_id"] for r in trials}
+    assert nodes == loopback_ray.node_ids()
+
+    # Every run (the study's parent and both trials) is in the PostgreSQL store, with metrics.
+    with loopback_postgres.connect() as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT run_uuid, status FROM runs WHERE experiment_id = %s",
+            (int(experiment.experiment_id),),
+        )
+        in_pg = dict(cur.fetchall())
+        cur.execute(
+            "SELECT run_uuid, value FROM tags"
+            " WHERE key = 'aimstudy.node_id' AND run_uuid = ANY(%s)",
+            ([r.info.run_id for r in trials],),
+        )
+        pg_nodes = dict(cur.fetchall())
+        cur.execute(
+            "SELECT run_uuid, count(*) FROM metrics WHERE key = 'val/norm_mae' GROUP BY run_uuid"
+        )
+        val_metrics = dict(cur.fetchall())
+    assert in_pg == {r.info.run_id: "FINISHED" for r in runs}
+    assert pg_nodes == {r.info.run_id: r.data.tags["aimstudy.node_id"] for r in trials}
+    assert all(val_metrics.get(r.info.run_id) == EPOCHS for r in trials)  # one per epoch
+
+    # Artifacts went through the server into its artifact destination, not the nodes' disks.
+    for trial in trials:
+        names = {a.path for a in client.list_artifacts(trial.info.run_id)}
+        assert "config.yaml" in names
+    stored = list((loopback_mlflow.root / "artifacts").rglob("config.yaml"))
+    assert len(stored) >= 2
+    # Trial checkpoints reached the Tune storage path (here a folder both nodes share).
+    checkpoints = list((out / "ray").glob("loopback-smoke-*/*/checkpoint_*"))
+    assert len({c.parent for c in checkpoints}) == 2
