@@ -103,30 +103,42 @@ class Postgres:
         """SQLAlchemy URI without the password (libpq reads PGPASSWORD)."""
         return f"postgresql://{self.user}@{LOOPBACK}:{self.port}/{self.database}"
 
+    def initdb_command(self, bindir: Path = Path()) -> list[str]:
+        """Create the cluster: `mlflow` superuser, password from a file, passwords required."""
+        return [
+            str(bindir / "initdb"), "-D", f"{self.root}/data", "-U", self.user,
+            f"--pwfile={self.root}/pwfile", "--auth-host=scram-sha-256",
+            "--auth-local=scram-sha-256", "-E", "UTF8", "--no-instructions",
+        ]  # fmt: skip
+
+    def server_command(self, bindir: Path = Path()) -> list[str]:
+        """The server in the foreground: TCP on 127.0.0.1 only, its socket in our folder."""
+        return [
+            str(bindir / "postgres"), "-D", f"{self.root}/data", "-p", str(self.port),
+            "-h", LOOPBACK, "-k", f"{self.root}/sockets",
+        ]  # fmt: skip
+
     def start(self) -> None:
         """initdb, then run `postgres` in the foreground bound to 127.0.0.1 only."""
         bindir = postgres_bindir()
         run_as = _postgres_user()
-        data, sockets, pwfile = self.root / "data", self.root / "sockets", self.root / "pwfile"
+        sockets, pwfile = self.root / "sockets", self.root / "pwfile"
         sockets.mkdir(parents=True)
         pwfile.write_text(self.password + "\n")
         pwfile.chmod(0o600)
         if run_as is not None:
-            shutil.chown(self.root, run_as, run_as)
-            shutil.chown(sockets, run_as, run_as)
-            shutil.chown(pwfile, run_as, run_as)
-        subprocess.run(
-            [bindir / "initdb", "-D", data, "-U", self.user, f"--pwfile={pwfile}",
-             "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "-E", "UTF8",
-             "--no-instructions"],
-            check=True, user=run_as, capture_output=True, cwd=self.root,
+            for path in (self.root, sockets, pwfile):
+                shutil.chown(path, run_as, run_as)
+        done = subprocess.run(
+            self.initdb_command(bindir), user=run_as, capture_output=True, text=True,
+            cwd=self.root,
         )  # fmt: skip
         pwfile.unlink()
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed: {done.stderr.strip()[-500:]}")
         self.proc = spawn(
-            [bindir / "postgres", "-D", data, "-p", str(self.port), "-h", LOOPBACK,
-             "-k", sockets],
-            self.root / "postgres.log", user=run_as, cwd=self.root,
-        )  # fmt: skip
+            self.server_command(bindir), self.root / "postgres.log", user=run_as, cwd=self.root
+        )
         wait_for(self._accepts, 60, "postgres", self.proc)
         self._create_database()
 
@@ -235,6 +247,16 @@ class MLflowServer:
     def stop(self) -> None:
         if self.proc is not None:
             stop_process(self.proc)
+
+
+def study_command(
+    study: Path | str, address: str, tracking_uri: str, out: Path | str, cache: Path | str
+) -> list[str]:
+    """`aimstudy run` against the cluster and the tracking server (README: step 4)."""
+    return [
+        "aimstudy", "run", str(study), "--address", address, "--tracking-uri", tracking_uri,
+        "--out", str(out), "--set", f"dataset.cache_dir={cache}",
+    ]  # fmt: skip
 
 
 @dataclass

@@ -15,6 +15,7 @@ from tests.cluster.services import (
     MLflowServer,
     Postgres,
     RayCluster,
+    study_command,
 )
 
 STUDY = CLUSTER_DIR / "examples" / "loopback-study.yaml"
@@ -78,11 +79,11 @@ def test_study_runs_across_both_nodes_into_postgres(
     from mlflow import MlflowClient
 
     out = tmp_path / "out"
-    command = [
-        str(VENV_BIN / "aimstudy"), "run", str(STUDY),
-        "--address", loopback_ray.address, "--tracking-uri", loopback_mlflow.uri,
-        "--out", str(out), "--set", f"dataset.cache_dir={tmp_path / 'cache'}",
-    ]  # fmt: skip
+    command = study_command(
+        STUDY.relative_to(REPO_ROOT), loopback_ray.address, loopback_mlflow.uri, out,
+        tmp_path / "cache",
+    )  # fmt: skip
+    command[0] = str(VENV_BIN / command[0])
     done = subprocess.run(
         command, env=loopback_ray.env(), cwd=REPO_ROOT, capture_output=True, text=True,
         timeout=240,
