@@ -2,7 +2,7 @@
 
 Each stage runs in a fresh child process, so its peak resident memory (ru_maxrss) is its own:
 - ``cold``: read the QM9 table and featurize the whole pool into an empty cache;
-- ``warm``: load the same pool from the cache (graphs + targets attached);
+- ``warm``: read the table (no geometry) and load the same pool from the cache (memory-mapped);
 - ``prepare``: a full warm ``prepare`` (split, n_train subset, scaler).
 
 Run by hand (all of QM9, 3-D then 2-D; takes several minutes):
@@ -40,7 +40,7 @@ def stage(name: str, featurizer: str, limit: int | None, cache: Path) -> dict[st
         out["molecules"] = data.n_molecules
         out["skipped"] = data.n_skipped
     else:
-        table = load_dataset(cfg)
+        table = load_dataset(cfg, geometry=name == "cold" and featurizer == "3d")
         pool = table.take(pool_rows(len(table), limit))
         out["read_table_s"] = time.perf_counter() - start
         graphs, kept, skipped, path, hit = featurize_pool(pool, featurizer, cache)
