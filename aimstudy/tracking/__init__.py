@@ -8,7 +8,7 @@ flattened trial config, metrics per epoch, Parquet and PNG policy artifacts. No 
 from __future__ import annotations
 
 from aimstudy.tracking._artifacts import policy_frame, write_heatmap
-from aimstudy.tracking._callback import MLflowCallback
+from aimstudy.tracking._callback import MLflowCallback, finish_from_files
 from aimstudy.tracking._params import flatten_params
 from aimstudy.tracking._store import (
     ERROR_TAG,
@@ -42,6 +42,7 @@ __all__ = [
     "close_running_children",
     "default_tracking_uri",
     "find_trial_run",
+    "finish_from_files",
     "flatten_params",
     "is_local_store",
     "mark_failed",

@@ -79,6 +79,7 @@ class MLflowCallback(Callback):
         self._drawn: set[int] = set()
         self._policy_rows: list[tuple[int, str, np.ndarray]] = []
         self._last: EpochReport | None = None
+        self.task_names: list[str] = []
 
     # -- run lifecycle -------------------------------------------------------------------------
 
@@ -121,6 +122,7 @@ class MLflowCallback(Callback):
     def on_start(self, config: TrialConfig, tasks: list[Task]) -> None:
         """Open the run and log the flattened config as params (once: resumed runs have them)."""
         run_id = self.open_run()
+        self.task_names = [t.name for t in tasks]
         resolved = config.model_dump(mode="json")
         if not self.resumed:
             params = [Param(k, v) for k, v in flatten_params(resolved).items()]
@@ -147,6 +149,8 @@ class MLflowCallback(Callback):
             self._draw(self._last)
         self._log_workdir(run_id, result.workdir or self.workdir, result.task_names)
         self.client.set_tag(run_id, "aimstudy.stopped_early", str(bool(result.stopped_early)))
+        for key, value in self.extra_tags.items():
+            self.client.set_tag(run_id, key, value)
         self.client.set_terminated(run_id, status="FINISHED")
 
     # -- helpers -------------------------------------------------------------------------------
@@ -191,6 +195,39 @@ class MLflowCallback(Callback):
                 path = Path(tmp) / "policy.parquet"
                 policy_frame(self._policy_rows, names).to_parquet(path, index=False)
                 self.client.log_artifact(run_id, str(path), "policy")
+
+
+def finish_from_files(runs: StudyRuns, run_id: str, folder: Path, tags: dict[str, str]) -> None:
+    """Close a trial run FINISHED from a folder in the workdir layout (e.g. its last Tune
+    checkpoint): best/... metrics from `metrics.parquet`, the workdir artifacts, `tags`.
+
+    For trials the scheduler stopped: their process is gone before any hook could run.
+    """
+    import pandas as pd
+
+    from aimstudy.train import best_metrics
+
+    client = MlflowClient(runs.tracking_uri)
+    folder = Path(folder)
+    path = folder / "metrics.parquet"
+    history = pd.read_parquet(path).to_dict("records") if path.is_file() else []
+    if history:
+        tasks = [c.split("/", 2)[2] for c in history[0] if str(c).startswith("val/mae/")]
+        scored = [(h.get("val/norm_mae", math.inf), int(h["epoch"])) for h in history]
+        finite = [s for s in scored if math.isfinite(s[0])]
+        best_epoch = min(finite)[1] if finite else scored[-1][1]
+        method = client.get_run(run_id).data.params.get("method", "")
+        metrics = best_metrics(history, best_epoch, tasks, method)
+        now, step = _now_ms(), int(history[-1]["epoch"])
+        batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
+        for start in range(0, len(batch), _BATCH):
+            client.log_batch(run_id, metrics=batch[start : start + _BATCH])
+    for rel, target in _WORKDIR_ARTIFACTS.items():
+        if (folder / rel).is_file():
+            client.log_artifact(run_id, str(folder / rel), target or None)
+    for key, value in tags.items():
+        client.set_tag(run_id, key, value)
+    client.set_terminated(run_id, status="FINISHED")
 
 
 def _now_ms() -> int:

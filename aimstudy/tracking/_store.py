@@ -80,7 +80,9 @@ def open_experiment(uri: str, name: str, artifact_root: Path | None) -> str:
     if artifact_root is not None and is_local_store(uri):
         artifact_root.mkdir(parents=True, exist_ok=True)
         location = artifact_root.resolve().as_uri()
-    return client.create_experiment(name, artifact_location=location)
+    # Tag read by the MLflow 3 UI: open the experiment on its training runs, not GenAI traces.
+    tags = {"mlflow.experimentKind": "custom_model_development", STUDY_TAG: name}
+    return client.create_experiment(name, artifact_location=location, tags=tags)
 
 
 def start_parent_run(uri: str, experiment_id: str, study: str, run_name: str) -> str:

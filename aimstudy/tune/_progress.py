@@ -18,7 +18,7 @@ class ProgressPrinter(Callback):
     def __init__(self, n_trials: int, every_s: float = 30.0, stream: TextIO | None = None) -> None:
         self.n_trials = n_trials
         self.every_s = every_s
-        self.stream = stream or sys.stdout
+        self.stream = stream  # None: sys.stdout when printing (Tune pickles this callback)
         self.done = 0
         self.failed = 0
         self.running: set[str] = set()
@@ -27,7 +27,7 @@ class ProgressPrinter(Callback):
 
     def _print(self, text: str) -> None:
         elapsed = time.monotonic() - self._t0
-        print(f"[{elapsed:7.1f}s] {text}", file=self.stream, flush=True)
+        print(f"[{elapsed:7.1f}s] {text}", file=self.stream or sys.stdout, flush=True)
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.running.add(trial.trial_id)

@@ -300,6 +300,8 @@ def _outcome(
         if result.error:
             errors[trial_id] = _reason(result.error)
             _record_failure(spec, runs, trial_id, result.config or {}, errors[trial_id])
+        else:
+            _finish_stopped(runs, trial_id, result)
         rows.append(row)
     table = pd.DataFrame(rows)
     return StudyOutcome(
@@ -339,6 +341,22 @@ def _record_failure(
     client = MlflowClient(runs.tracking_uri)
     for key, value in flatten_params(config).items():
         client.log_param(callback.run_id, key, value)
+
+
+def _finish_stopped(runs: StudyRuns, trial_id: str, result: Any) -> None:
+    """A trial Tune ended without error whose run is still RUNNING was stopped by the scheduler
+    (ASHA): finish its run from the trial's last checkpoint."""
+    from aimstudy.tracking import finish_from_files
+
+    run = find_trial_run(runs, trial_id)
+    if run is None or run.info.status != "RUNNING":
+        return
+    tags = {"aimstudy.stopped_by": "scheduler", "aimstudy.stopped_early": "True"}
+    if result.checkpoint is None:
+        finish_from_files(runs, run.info.run_id, Path("/nonexistent"), tags)
+        return
+    with result.checkpoint.as_directory() as folder:
+        finish_from_files(runs, run.info.run_id, Path(folder), tags)
 
 
 def _close(runs: StudyRuns, status: str, n_failed: int = 0) -> None:

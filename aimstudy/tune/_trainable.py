@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aimstudy.tracking import MLflowCallback, StudyRuns
+from aimstudy.tracking import MLflowCallback, StudyRuns, find_trial_run
 from aimstudy.train import Callback, EpochReport, TrialResult, run_trial
 from aimstudy.tune._spec import StudySpec
 
@@ -107,6 +107,11 @@ def trainable(config: dict[str, Any], setup: TrialSetup) -> None:
     context = tune.get_context()
     trial_id = context.get_trial_id()
     torch.set_num_threads(spec.resources.threads)
+    done = find_trial_run(setup.runs, trial_id)
+    if done is not None and done.info.status == "FINISHED":
+        # Finished before the driver died, not yet known to Tune: report, do not rerun.
+        tune.report(_finished_report(done.data.metrics, spec))
+        return
     workdir = Path(context.get_trial_dir()) / "work"
     _restore(workdir, tune.get_checkpoint())
     trial_config = spec.trial_config(config)
@@ -128,11 +133,44 @@ def trainable(config: dict[str, Any], setup: TrialSetup) -> None:
         result: TrialResult = run_trial(
             trial_config, workdir=workdir, callbacks=[reporter, tracker, *setup.extra_callbacks]
         )
+    except SystemExit as exc:
+        if exc.code not in (0, None):  # killed (SIGTERM): a retry or --resume continues the run
+            tracker.fail(f"trial process stopped (SystemExit {exc.code})")
+            raise
+        # Tune's scheduler (ASHA) stopped the trial: a finished run with what it trained so far.
+        tracker.extra_tags["aimstudy.stopped_by"] = "scheduler"
+        tracker.on_end(_partial_result(workdir, trial_config, tracker))
+        raise
     except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised for Tune to retry
         reason = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         tracker.fail(reason)
         raise
     tune.report(reporter.final(result))
+
+
+def _finished_report(metrics: dict[str, float], spec: StudySpec) -> dict[str, float]:
+    """Tune report of a trial whose MLflow run already FINISHED (latest value of each metric)."""
+    report = {k: float(v) for k, v in metrics.items()}
+    for name in spec.tune.metrics:
+        report.setdefault(name, math.nan)
+        report.setdefault(f"best/{name}", report.get(f"best/{name}", math.nan))
+    return report
+
+
+def _partial_result(workdir: Path, config: Any, tracker: MLflowCallback) -> TrialResult:
+    """TrialResult of a trial stopped by the scheduler, from the history in its workdir."""
+    import pandas as pd
+
+    from aimstudy.train import best_metrics
+
+    path = workdir / "metrics.parquet"
+    history = pd.read_parquet(path).to_dict("records") if path.is_file() else []
+    values = [(h.get("val/norm_mae", math.inf), int(h["epoch"])) for h in history]
+    finite = [v for v in values if math.isfinite(v[0])]
+    best_epoch = min(finite)[1] if finite else (values[-1][1] if values else 0)
+    names = tracker.task_names
+    metrics = best_metrics(history, best_epoch, names, config.method) if names else {}
+    return TrialResult(best_epoch, metrics, history, workdir, names, stopped_early=True)
 
 
 def _restore(workdir: Path, checkpoint: Any) -> None:
