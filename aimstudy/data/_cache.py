@@ -68,12 +68,13 @@ def _read(path: Path) -> dict:
 
 
 def load_or_build(
-    path: Path, build: Callable[[], tuple[list[Data], list[int], int]]
+    path: Path, build: Callable[[], tuple[dict, dict, list[int], int]]
 ) -> tuple[dict, bool]:
     """The cached entry at `path`, building and saving it first when missing.
 
-    `build` returns (graphs, kept positions into the pool, number skipped). Returns the stored
-    dict (data, slices, kept, n_skipped, seconds) and whether it came from the cache.
+    `build` returns (collated data dict, slices, kept positions into the pool, number skipped).
+    Returns the stored dict (data, slices, kept, n_skipped, seconds) and whether it came from
+    the cache.
     """
     if path.exists():
         return _read(path), True
@@ -81,15 +82,10 @@ def load_or_build(
         if path.exists():  # another process built it while we waited
             return _read(path), True
         start = time.perf_counter()
-        graphs, kept, n_skipped = build()
-        if graphs:
-            data, slices = InMemoryDataset.collate(graphs)
-            stored_data, stored_slices = data.to_dict(), dict(slices)
-        else:
-            stored_data, stored_slices = {}, {}
+        data, slices, kept, n_skipped = build()
         entry = {
-            "data": stored_data,
-            "slices": stored_slices,
+            "data": data,
+            "slices": slices,
             "kept": torch.tensor(kept, dtype=torch.long),
             "n_skipped": int(n_skipped),
             "seconds": time.perf_counter() - start,

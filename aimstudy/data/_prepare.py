@@ -13,6 +13,7 @@ import torch
 from torch_geometric.data import Data
 
 from aimstudy.data import _featurize
+from aimstudy.data._build import build_pool
 from aimstudy.data._cache import GraphSet, cache_root, content_hash, load_or_build
 from aimstudy.data._config import DataConfig
 from aimstudy.data._registry import featurizer_of, load_dataset
@@ -82,19 +83,7 @@ def featurize_pool(
     """
     path = pool_cache_path(table, kind, cache_dir)
 
-    def build() -> tuple[list[Data], list[int], int]:
-        graphs, kept = [], []
-        for i, smiles in enumerate(table.smiles):
-            if kind == "3d":
-                graph = _featurize.featurize_3d(smiles, table.elements[i], table.xyz[i])
-            else:
-                graph = _featurize.featurize_2d(smiles)
-            if graph is not None:
-                graphs.append(graph)
-                kept.append(i)
-        return graphs, kept, len(table) - len(kept)
-
-    entry, hit = load_or_build(path, build)
+    entry, hit = load_or_build(path, lambda: build_pool(table, kind))
     kept = entry["kept"].numpy()
     if len(kept) == 0:
         return None, kept, entry["n_skipped"], path, hit
