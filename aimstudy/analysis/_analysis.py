@@ -1,0 +1,118 @@
+"""One call from a study to every table the report shows: `analyse(study) -> StudyAnalysis`.
+
+The notebook and `aimstudy report` both go through here, so they show the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from aimstudy.analysis._curves import data_efficiency
+from aimstudy.analysis._policy import load_policy, seed_stability
+from aimstudy.analysis._runs import load_runs, parent_runs, results_table
+from aimstudy.analysis._stats import compare_to_baselines, delta_m, mean_ranks, summarize
+from aimstudy.analysis._study import Study
+
+__all__ = ["StudyAnalysis", "analyse", "grid_status"]
+
+
+@dataclass
+class StudyAnalysis:
+    """Every table derived from one study's MLflow store."""
+
+    study: Study
+    runs: pd.DataFrame  # one row per MLflow run (parents and trials)
+    table: pd.DataFrame  # tidy: trial x task x split
+    deltas: pd.DataFrame  # Δm% per finished trial
+    delta_summary: pd.DataFrame  # Δm% mean ± CI per method x n_train
+    ranks: pd.DataFrame  # mean rank over tasks per method x n_train
+    comparisons: pd.DataFrame  # AIM vs baselines: Wilcoxon, Holm, effect sizes
+    curves: pd.DataFrame  # data-efficiency points
+    policy: pd.DataFrame  # long policy matrices of every trial that logged them
+    stability: pd.DataFrame  # τ agreement across seeds
+    cells: pd.DataFrame  # grid cells of the spec and what became of them
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def trial_status(self) -> pd.DataFrame:
+        """Number of trial runs per MLflow status."""
+        trials = self.table.drop_duplicates("run_id") if not self.table.empty else self.table
+        if trials.empty:
+            return pd.DataFrame(columns=["status", "trials"])
+        counts = trials["status"].value_counts()
+        return counts.rename_axis("status").reset_index(name="trials")
+
+    @property
+    def parent_run_id(self) -> str | None:
+        """The latest study launch (parent run), where the report is attached."""
+        parents = parent_runs(self.runs)
+        return None if parents.empty else str(parents.iloc[0]["run_id"])
+
+
+def _norm(value: Any) -> str:
+    """Compare grid values and params alike: numbers by value, everything else as text."""
+    try:
+        return repr(float(value))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def grid_status(study: Study, table: pd.DataFrame) -> pd.DataFrame:
+    """Each grid cell of the spec with its outcome: finished, failed, running or missing.
+
+    Grid keys that are not trial params are ignored. Columns: the grid keys, status, runs.
+    """
+    cells = study.expected_cells()
+    trials = table.drop_duplicates("run_id") if not table.empty else table
+    keys = [k for k in study.grid if k in trials.columns]
+    if not cells or not keys:
+        return pd.DataFrame(columns=[*keys, "status", "runs"])
+    seen: dict[tuple[str, ...], list[str]] = {}
+    for _, run in trials.iterrows():
+        seen.setdefault(tuple(_norm(run[k]) for k in keys), []).append(str(run["status"]))
+    records = []
+    for cell in cells:
+        statuses = seen.get(tuple(_norm(cell[k]) for k in keys), [])
+        if "FINISHED" in statuses:
+            status = "finished"
+        elif "RUNNING" in statuses or "SCHEDULED" in statuses:
+            status = "running"
+        elif statuses:
+            status = "failed"
+        else:
+            status = "missing"
+        records.append({**{k: cell[k] for k in keys}, "status": status, "runs": len(statuses)})
+    return pd.DataFrame(records).drop_duplicates(subset=keys)
+
+
+def analyse(study: Study, split: str = "test", with_policy: bool = True) -> StudyAnalysis:
+    """Read the study's runs and compute every table of the report."""
+    runs = load_runs(study.tracking_uri, study.name)
+    table = results_table(runs)
+    notes: list[str] = []
+    if table.empty:
+        notes.append(f"no trial runs in experiment {study.name!r} at {study.tracking_uri}")
+    deltas = delta_m(table, split=split)
+    if not table.empty and deltas.empty:
+        notes.append("Δm% not computed: no finished `stl` trial and no logged best/test/delta_m")
+    finished = table[table["status"] == "FINISHED"] if not table.empty else table
+    policy = pd.DataFrame()
+    if with_policy and not finished.empty:
+        policy = load_policy(study.tracking_uri, finished)
+    return StudyAnalysis(
+        study=study,
+        runs=runs,
+        table=table,
+        deltas=deltas,
+        delta_summary=summarize(deltas, "delta_m", ["method", "n_train"]),
+        ranks=mean_ranks(table, split=split),
+        comparisons=compare_to_baselines(table, split=split),
+        curves=data_efficiency(table, deltas, split=split),
+        policy=policy,
+        stability=seed_stability(policy) if not policy.empty else pd.DataFrame(),
+        cells=grid_status(study, table),
+        notes=notes,
+    )

@@ -1,0 +1,99 @@
+"""Data-efficiency curves: metric against n_train (log axis), one line per method, 95% CI bands.
+
+Figures use the Agg backend and are returned as matplotlib `Figure`s; `save_figure` writes them.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from aimstudy.analysis._stats import finished, summarize  # noqa: E402
+
+__all__ = ["data_efficiency", "plot_data_efficiency", "save_figure"]
+
+_POINT_COLUMNS = ["metric", "method", "n_train", "mean", "std", "n", "ci_low", "ci_high"]
+
+
+def save_figure(fig: Figure, path: Path, dpi: int = 110) -> Path:
+    """Write a figure as PNG (creating folders) and close it, so long reports do not leak memory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def data_efficiency(
+    table: pd.DataFrame, deltas: pd.DataFrame | None = None, split: str = "test"
+) -> pd.DataFrame:
+    """Curve points: per task (and `Δm%` from `deltas`), method and n_train, mean ± 95% CI over
+    seeds. Columns: metric, method, n_train, mean, std, n, ci_low, ci_high."""
+    rows = finished(table, split)
+    per_seed = rows.groupby(["task", "method", "n_train", "seed"], as_index=False)["mae"].mean()
+    parts = [
+        summarize(per_seed, "mae", ["task", "method", "n_train"]).rename(columns={"task": "metric"})
+    ]
+    if deltas is not None and not deltas.empty:
+        per_seed_dm = deltas.groupby(["method", "n_train", "seed"], as_index=False)[
+            "delta_m"
+        ].mean()
+        dm = summarize(per_seed_dm, "delta_m", ["method", "n_train"])
+        dm.insert(0, "metric", "Δm%")
+        parts.append(dm)
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=_POINT_COLUMNS)
+    return pd.concat(parts, ignore_index=True)[_POINT_COLUMNS]
+
+
+def _numeric(values: pd.Series) -> bool:
+    """Whether every n_train value is a positive number (so a log axis makes sense)."""
+    return bool(pd.to_numeric(values, errors="coerce").gt(0).all())
+
+
+def _draw(ax: Axes, points: pd.DataFrame, title: str, ylabel: str) -> None:
+    """One panel: a line per method with a shaded 95% interval."""
+    log_x = _numeric(points["n_train"])
+    for method, line in points.groupby("method", sort=True):
+        line = line.copy()
+        line["x"] = pd.to_numeric(line["n_train"]) if log_x else line["n_train"].astype(str)
+        line = line.sort_values("x")
+        ax.plot(line["x"], line["mean"], marker="o", label=str(method))
+        if line["ci_low"].notna().any():
+            ax.fill_between(line["x"], line["ci_low"], line["ci_high"], alpha=0.2)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_title(title)
+    ax.set_xlabel("n_train")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+
+
+def plot_data_efficiency(points: pd.DataFrame, units: dict[str, str] | None = None) -> Figure:
+    """A grid of panels, one per task and one for Δm%, from `data_efficiency` output."""
+    metrics = list(pd.unique(points["metric"])) if not points.empty else []
+    if not metrics:
+        raise ValueError("data-efficiency curves: no finished trial with a test MAE to plot")
+    metrics = [m for m in metrics if m != "Δm%"] + (["Δm%"] if "Δm%" in metrics else [])
+    cols = min(4, len(metrics))
+    nrows = math.ceil(len(metrics) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.4 * nrows), squeeze=False)
+    for ax, metric in zip(axes.flat, metrics, strict=False):
+        unit = (units or {}).get(metric, "")
+        ylabel = "Δm% vs STL (lower is better)" if metric == "Δm%" else f"test MAE {unit}".strip()
+        _draw(ax, points[points["metric"] == metric], str(metric), ylabel)
+    for ax in list(axes.flat)[len(metrics) :]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.suptitle("Data efficiency: mean over seeds, 95% CI")
+    fig.tight_layout()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    return fig

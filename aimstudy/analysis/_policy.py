@@ -1,0 +1,252 @@
+"""Policy diagnostics: τ / gate heatmaps, their evolution, task dendrograms, seed stability.
+
+Input is the long policy table trials log as `policy/policy.parquet` (columns matrix ∈ {tau,
+gate, cosine}, epoch, task_i, task_j, value), gathered over runs by `load_policy` with the run's
+method, n_train and seed attached.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from mlflow import MlflowClient  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+from scipy import stats  # noqa: E402
+from scipy.cluster import hierarchy  # noqa: E402
+from scipy.spatial.distance import squareform  # noqa: E402
+
+__all__ = [
+    "POLICY_ARTIFACT",
+    "choose_policy_group",
+    "group_policy",
+    "load_policy",
+    "plot_dendrograms",
+    "plot_policy_evolution",
+    "plot_policy_heatmaps",
+    "policy_matrix",
+    "seed_stability",
+    "select_epochs",
+]
+
+POLICY_ARTIFACT = "policy/policy.parquet"
+_POLICY_COLUMNS = ["matrix", "epoch", "task_i", "task_j", "value"]
+_RUN_KEYS = ["run_id", "method", "n_train", "seed"]
+
+
+def load_policy(
+    tracking_uri: str, trials: pd.DataFrame, artifact: str = POLICY_ARTIFACT
+) -> pd.DataFrame:
+    """Download each finished trial's policy Parquet and stack them with the run's keys.
+
+    `trials` needs run_id, method, n_train, seed (one row per run is enough). Runs without the
+    artifact are skipped. Columns: run_id, method, n_train, seed, matrix, epoch, task_i, task_j,
+    value.
+    """
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per run
+    client = MlflowClient(tracking_uri=tracking_uri)
+    runs = trials.drop_duplicates("run_id")
+    frames = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _, run in runs.iterrows():
+            try:
+                local = client.download_artifacts(run["run_id"], artifact, tmp)
+            except (MlflowException, OSError):
+                continue
+            frame = pd.read_parquet(local)
+            missing = set(_POLICY_COLUMNS) - set(frame.columns)
+            if missing:
+                raise ValueError(f"{artifact} of run {run['run_id']}: missing columns {missing}")
+            for key in _RUN_KEYS:
+                frame[key] = run.get(key)
+            frames.append(frame[[*_RUN_KEYS, *_POLICY_COLUMNS]])
+            Path(local).unlink()
+    if not frames:
+        return pd.DataFrame(columns=[*_RUN_KEYS, *_POLICY_COLUMNS])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _labels(policy: pd.DataFrame) -> list[str]:
+    """Task labels in their order of first appearance."""
+    return [str(t) for t in pd.unique(pd.concat([policy["task_i"], policy["task_j"]]))]
+
+
+def policy_matrix(
+    policy: pd.DataFrame, matrix: str, epoch: int | None = None
+) -> tuple[list[str], np.ndarray]:
+    """One [T, T] matrix averaged over the runs given (at `epoch`, or over all epochs if None).
+
+    The diagonal of `tau` (unused by AIM) is NaN; missing pairs are NaN.
+    """
+    rows = policy[policy["matrix"] == matrix]
+    if epoch is not None:
+        rows = rows[rows["epoch"] == epoch]
+    labels = _labels(policy)
+    index = {name: k for k, name in enumerate(labels)}
+    out = np.full((len(labels), len(labels)), np.nan)  # [T, T]
+    means = rows.groupby(["task_i", "task_j"])["value"].mean()
+    for (ti, tj), value in means.items():
+        out[index[str(ti)], index[str(tj)]] = value
+    if matrix == "tau":
+        np.fill_diagonal(out, np.nan)
+    return labels, out
+
+
+def select_epochs(
+    epochs: list[int] | np.ndarray, wanted: tuple[int, ...] = (10, 50, 100)
+) -> list[int]:
+    """Early, middle and late epochs: the paper's 10/50/100 when all were logged, else the
+    first, middle and last logged epoch."""
+    available = sorted({int(e) for e in epochs})
+    if not available:
+        return []
+    if all(w in available for w in wanted):
+        return list(wanted)
+    picks = [available[0], available[len(available) // 2], available[-1]]
+    return sorted(set(picks))
+
+
+def choose_policy_group(policy: pd.DataFrame) -> tuple[str, object] | None:
+    """The (method, n_train) to show: a learned τ matrix (prefer a `matrix` method), smallest n."""
+    tau = policy[policy["matrix"] == "tau"]
+    if tau.empty:
+        return None
+    methods = sorted(tau["method"].astype(str).unique())
+    method = next((m for m in methods if "matrix" in m), methods[0])
+    sizes = tau[tau["method"].astype(str) == method]["n_train"].unique()
+    size = sorted(sizes, key=lambda v: (isinstance(v, str), v))[0]
+    return method, size
+
+
+def group_policy(policy: pd.DataFrame, method: str, n_train: object) -> pd.DataFrame:
+    """Rows of one method at one n_train (all seeds), e.g. the group `choose_policy_group` picks."""
+    return policy[(policy["method"].astype(str) == method) & (policy["n_train"] == n_train)]
+
+
+def plot_policy_heatmaps(
+    policy: pd.DataFrame,
+    matrices: tuple[str, ...] = ("tau", "gate"),
+    epochs: list[int] | None = None,
+) -> Figure:
+    """Heatmaps of each matrix (rows) at early/middle/late epochs (columns), mean over seeds."""
+    present = [m for m in matrices if (policy["matrix"] == m).any()]
+    if not present:
+        raise ValueError(f"policy heatmaps: none of the matrices {matrices} were logged")
+    epochs = epochs or select_epochs(policy[policy["matrix"] == present[0]]["epoch"].unique())
+    n_tasks = len(_labels(policy))
+    size = max(3.0, 0.35 * n_tasks + 1.5)
+    fig, axes = plt.subplots(
+        len(present), len(epochs), figsize=(size * len(epochs), size * len(present)), squeeze=False
+    )
+    for row, matrix in enumerate(present):
+        values = policy[policy["matrix"] == matrix]["value"]
+        vmin, vmax = (0.0, 1.0) if matrix == "gate" else (float(values.min()), float(values.max()))
+        for col, epoch in enumerate(epochs):
+            labels, mat = policy_matrix(policy, matrix, epoch)
+            ax = axes[row, col]
+            image = ax.imshow(
+                mat, cmap="viridis" if matrix == "gate" else "coolwarm", vmin=vmin, vmax=vmax
+            )
+            ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+            ax.set_yticks(range(len(labels)), labels, fontsize=7)
+            ax.set_title(f"{matrix} at epoch {epoch}", fontsize=9)
+            fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    return fig
+
+
+def plot_policy_evolution(
+    policy: pd.DataFrame, matrices: tuple[str, ...] = ("tau", "gate")
+) -> Figure:
+    """Each off-diagonal pair over epochs (thin lines) and their mean (thick), per matrix."""
+    present = [m for m in matrices if (policy["matrix"] == m).any()]
+    if not present:
+        raise ValueError(f"policy evolution: none of the matrices {matrices} were logged")
+    fig, axes = plt.subplots(1, len(present), figsize=(5.0 * len(present), 3.6), squeeze=False)
+    for ax, matrix in zip(axes.flat, present, strict=True):
+        rows = policy[(policy["matrix"] == matrix) & (policy["task_i"] != policy["task_j"])]
+        per_pair = rows.groupby(["task_i", "task_j", "epoch"])["value"].mean().unstack(level=2)
+        for _, series in per_pair.iterrows():
+            ax.plot(series.index, series.to_numpy(), color="tab:blue", alpha=0.25, linewidth=0.8)
+        ax.plot(
+            per_pair.columns,
+            per_pair.mean(axis=0).to_numpy(),
+            color="black",
+            linewidth=2,
+            label="mean over pairs",
+        )
+        ax.set_title(f"{matrix} over training")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(matrix)
+        ax.legend(fontsize=8)
+        ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def _linkage(distance: np.ndarray) -> np.ndarray:
+    """Average-linkage clustering of a symmetric dissimilarity matrix (diagonal set to 0)."""
+    d = np.nan_to_num((distance + distance.T) / 2.0, nan=np.nanmax(distance))
+    off = d[~np.eye(len(d), dtype=bool)]
+    if len(d) > 1 and off.min() < 0:  # τ can be negative: shift (average linkage is shift-proof)
+        d = d - off.min()
+    np.fill_diagonal(d, 0.0)
+    return hierarchy.linkage(squareform(np.clip(d, 0.0, None), checks=False), method="average")
+
+
+def plot_dendrograms(policy: pd.DataFrame) -> Figure:
+    """Task clustering from the learned τ (last epoch; low τ = permissive = close) beside the
+    clustering from gradient cosines (mean over epochs; distance 1 − cos)."""
+    panels = []
+    if (policy["matrix"] == "tau").any():
+        last = int(policy[policy["matrix"] == "tau"]["epoch"].max())
+        labels, tau = policy_matrix(policy, "tau", last)
+        panels.append((f"learned τ (epoch {last})", labels, tau))
+    if (policy["matrix"] == "cosine").any():
+        labels, cos = policy_matrix(policy, "cosine")
+        panels.append(("gradient cosine (mean over epochs)", labels, 1.0 - cos))
+    panels = [p for p in panels if len(p[1]) >= 2]
+    if not panels:
+        raise ValueError("dendrograms: need a τ or cosine matrix over at least two tasks")
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8), squeeze=False)
+    for ax, (title, labels, distance) in zip(axes.flat, panels, strict=True):
+        hierarchy.dendrogram(_linkage(distance), labels=labels, ax=ax, leaf_rotation=90)
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def seed_stability(policy: pd.DataFrame, matrix: str = "tau") -> pd.DataFrame:
+    """How reproducible the learned map is: Spearman correlation of the last-epoch off-diagonal
+    entries between every pair of seeds, per method and n_train.
+    Columns: method, n_train, n_seeds, mean_spearman, min_spearman."""
+    columns = ["method", "n_train", "n_seeds", "mean_spearman", "min_spearman"]
+    rows = policy[(policy["matrix"] == matrix) & (policy["task_i"] != policy["task_j"])]
+    records = []
+    for (method, n_train), group in rows.groupby(["method", "n_train"]):
+        last = group[group["epoch"] == group["epoch"].max()]
+        wide = last.pivot_table(index=["task_i", "task_j"], columns="seed", values="value")
+        wide = wide.dropna()
+        rhos = []
+        for a, b in itertools.combinations(wide.columns, 2):
+            if wide[a].nunique() > 1 and wide[b].nunique() > 1:
+                rhos.append(stats.spearmanr(wide[a], wide[b]).statistic)
+        records.append(
+            {
+                "method": method,
+                "n_train": n_train,
+                "n_seeds": wide.shape[1],
+                "mean_spearman": float(np.mean(rhos)) if rhos else float("nan"),
+                "min_spearman": float(np.min(rhos)) if rhos else float("nan"),
+            }
+        )
+    return pd.DataFrame(records, columns=columns)
