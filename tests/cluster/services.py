@@ -69,20 +69,24 @@ def spawn(command: list, log: Path, **options) -> subprocess.Popen:
 
 
 def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
-    """Signal a process started here and all its descendants; SIGKILL whatever outlives timeout."""
+    """Signal a process started here, wait; SIGKILL it and any descendant still alive after.
+
+    Only the parent is signalled: `ray start --block` and the postmaster stop their own children
+    (signalling Ray's children directly makes its parent wait 30 s).
+    """
     if proc.poll() is not None:
         return
     try:
-        family = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+        members = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
     except psutil.NoSuchProcess:
-        family = []
+        members = []
     proc.send_signal(sig)
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(10)
-    _, alive = psutil.wait_procs(family, timeout=10)
+    _, alive = psutil.wait_procs(members, timeout=5)
     for child in alive:
         child.kill()
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.cluster.services import (
@@ -131,3 +132,34 @@ def test_study_runs_across_both_nodes_into_postgres(
     # Trial checkpoints reached the Tune storage path (here a folder both nodes share).
     checkpoints = list((out / "ray").glob("loopback-smoke-*/*/checkpoint_*"))
     assert len({c.parent for c in checkpoints}) == 2
+
+
+def _listening(proc: subprocess.Popen) -> set[str]:
+    """IP addresses the TCP listening sockets of `proc` and its descendants are bound to."""
+    family = [psutil.Process(proc.pid), *psutil.Process(proc.pid).children(recursive=True)]
+    return {
+        conn.laddr.ip
+        for member in family
+        for conn in member.net_connections(kind="tcp")
+        if conn.status == psutil.CONN_LISTEN
+    }
+
+
+def test_postgres_and_mlflow_listen_on_loopback_only(
+    loopback_postgres: Postgres, loopback_mlflow: MLflowServer
+) -> None:
+    assert loopback_postgres.proc is not None and loopback_mlflow.proc is not None
+    assert _listening(loopback_postgres.proc) == {"127.0.0.1"}
+    assert _listening(loopback_mlflow.proc) == {"127.0.0.1"}
+
+
+def test_ray_refuses_a_client_without_the_token(loopback_ray: RayCluster) -> None:
+    """Token auth is on: the GCS answers the cluster's token and nothing else."""
+    status = [str(VENV_BIN / "ray"), "status", "--address", loopback_ray.address]
+    wrong = {**loopback_ray.env(), "RAY_AUTH_TOKEN": "0" * 64}
+    refused = subprocess.run(status, env=wrong, capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0
+    accepted = subprocess.run(
+        status, env=loopback_ray.env(), capture_output=True, text=True, timeout=120
+    )
+    assert accepted.returncode == 0 and "Active:" in accepted.stdout
