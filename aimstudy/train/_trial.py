@@ -23,6 +23,7 @@ from aimstudy.train import _checkpoint as ckpt
 from aimstudy.train._callbacks import EpochReport, TrialResult, notify
 from aimstudy.train._config import RESUMABLE_CHANGES, TrialConfig
 from aimstudy.train._diagnostics import EpochDiagnostics, split_diagnostics
+from aimstudy.train._early_stopping import EarlyStopping
 from aimstudy.train._loaders import GuidanceStream, epoch_batches, n_batches
 from aimstudy.train._loss import check_finite, masked_task_losses
 from aimstudy.train._metrics import absolute_errors, delta_m, split_metrics
@@ -65,12 +66,9 @@ class _State:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.ReduceLROnPlateau
     guide: GuidanceStream | None
+    early: EarlyStopping
     epoch: int = 0  # last finished epoch (1-based)
     step: int = 0  # optimisation steps done
-    best_value: float = math.inf
-    best_epoch: int = 0
-    bad_epochs: int = 0
-    stopped: bool = False
     history: list[dict[str, float]] = field(default_factory=list)
     policy: list[dict[str, Any]] = field(default_factory=list)
 
@@ -84,14 +82,8 @@ class _State:
             "scheduler": self.scheduler.state_dict(),
             "guide": self.guide.state_dict() if self.guide else None,
             "rng": ckpt.rng_state(),
-            "loop": {
-                "epoch": self.epoch,
-                "step": self.step,
-                "best_value": self.best_value,
-                "best_epoch": self.best_epoch,
-                "bad_epochs": self.bad_epochs,
-                "stopped": self.stopped,
-            },
+            "loop": {"epoch": self.epoch, "step": self.step},
+            "early_stopping": self.early.state_dict(),
             "history": self.history,
             "policy": self.policy,
         }
@@ -103,8 +95,8 @@ class _State:
         self.scheduler.load_state_dict(state["scheduler"])
         if self.guide is not None and state["guide"] is not None:
             self.guide.load_state_dict(state["guide"])
-        for key, value in state["loop"].items():
-            setattr(self, key, value)
+        self.epoch, self.step = int(state["loop"]["epoch"]), int(state["loop"]["step"])
+        self.early.load_state_dict(state["early_stopping"])
         self.history, self.policy = list(state["history"]), list(state["policy"])
         ckpt.set_rng_state(state["rng"])
 
@@ -147,7 +139,7 @@ class _Trial:
         guide = None
         if getattr(method, "uses_guidance", False) and len(self.data.guide) > 0:
             guide = GuidanceStream(self.data.guide, cfg.batch_size, cfg.seed)
-        return _State(model, method, optimizer, scheduler, guide)
+        return _State(model, method, optimizer, scheduler, guide, EarlyStopping(cfg.patience))
 
     def _train_set(self) -> Any:
         """Primary split, plus the guidance split for baselines when the config says so."""
@@ -172,14 +164,14 @@ class _Trial:
         self.workdir.mkdir(parents=True, exist_ok=True)
         write_config(self.config.model_dump(mode="json"), self.workdir)
         notify(self.callbacks, "on_start", self.config, self.tasks)
-        while st.epoch < self.config.epochs and not st.stopped:
+        while st.epoch < self.config.epochs and not st.early.stopped:
             self._epoch(st.epoch + 1)
         result = self._result()
         notify(self.callbacks, "on_end", result)
         return result
 
     def _epoch(self, epoch: int) -> None:
-        st, cfg = self.state, self.config
+        st = self.state
         lr = float(st.optimizer.param_groups[0]["lr"])
         t0 = time.perf_counter()
         train_loss, diag = self._train_epoch(epoch, lr)
@@ -193,7 +185,7 @@ class _Trial:
         metrics.update({"time/eval_s": eval_s, **diag_metrics})
         value = metrics["val/norm_mae"]
         st.scheduler.step(value if math.isfinite(value) else math.inf)
-        improved = self._early_stopping(epoch, value, cfg.patience)
+        improved = st.early.update(epoch, value)
         st.epoch = epoch
         st.history.append(metrics)
         st.policy.extend(policy_rows(epoch, matrices, self.task_names))
@@ -202,16 +194,6 @@ class _Trial:
             self.callbacks, "on_epoch_end", EpochReport(epoch, metrics, matrices, self.task_names)
         )
         notify(self.callbacks, "on_checkpoint", self.workdir / "checkpoints" / "last.pt", epoch)
-
-    def _early_stopping(self, epoch: int, value: float, patience: int | None) -> bool:
-        st = self.state
-        improved = st.best_epoch == 0 or (math.isfinite(value) and value < st.best_value)
-        if improved:
-            st.best_value, st.best_epoch, st.bad_epochs = value, epoch, 0
-        else:
-            st.bad_epochs += 1
-            st.stopped = patience is not None and st.bad_epochs >= patience
-        return improved
 
     def _train_epoch(self, epoch: int, lr: float) -> tuple[float, EpochDiagnostics]:
         st, cfg = self.state, self.config
@@ -298,14 +280,15 @@ class _Trial:
 
     def _result(self) -> TrialResult:
         st = self.state
-        metrics = best_metrics(st.history, st.best_epoch, self.task_names, self.config.method)
+        best = st.early.best_epoch
+        metrics = best_metrics(st.history, best, self.task_names, self.config.method)
         return TrialResult(
-            best_epoch=st.best_epoch,
+            best_epoch=best,
             metrics=metrics,
             history=list(st.history),
             workdir=self.workdir,
             task_names=self.task_names,
-            stopped_early=st.stopped,
+            stopped_early=st.early.stopped,
         )
 
 

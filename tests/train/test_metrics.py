@@ -72,3 +72,18 @@ def test_best_metrics_picks_best_row_and_per_task_for_stl() -> None:
     assert joint["best/epoch"] == 2 and joint["best/test/mae/a"] == 20.0
     stl = best_metrics(history, 2, ["a", "b"], "stl")
     assert stl["best/test/mae/a"] == 10.0 and stl["best/test/mae/b"] == 10.0
+
+
+def test_early_stopping_counts_and_resumes_with_new_patience() -> None:
+    from aimstudy.train._early_stopping import EarlyStopping
+
+    es = EarlyStopping(patience=2)
+    assert es.update(1, float("nan"))  # the first epoch is always the best so far
+    assert es.update(2, 0.5)
+    assert not es.update(3, 0.5)  # equal is not better
+    assert not es.stopped
+    assert not es.update(4, float("nan"))
+    assert es.stopped and es.best_epoch == 2
+    more = EarlyStopping(patience=5)
+    more.load_state_dict(es.state_dict())
+    assert not more.stopped and more.best_value == 0.5 and more.bad_epochs == 2
