@@ -81,8 +81,13 @@ def _unit_of(column: str) -> str:
 
 
 def _is_index(column: str) -> bool:
-    """A row-number column written by pandas or spreadsheets, never a target."""
-    return column.strip().lower() in ("", "index", "id") or column.startswith("Unnamed:")
+    """A row-number or identifier column (pandas index, 'Vendor ID'), never a default target."""
+    name = column.strip().lower()
+    return (
+        name in ("", "index", "id")
+        or name.startswith("unnamed:")
+        or re.search(r"(^|[\s_\-])id$", name) is not None  # "Vendor ID", "mol_id"
+    )
 
 
 def _is_numeric(series: pd.Series) -> bool:

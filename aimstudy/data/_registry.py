@@ -23,6 +23,8 @@ class DatasetInfo:
 
 
 def _load_qm9(cfg: DataConfig, geometry: bool) -> MoleculeTable:
+    if cfg.path is not None:
+        raise ValueError(f"qm9: reads the qm9pack package and takes no path (got {cfg.path})")
     return _qm9.load(cfg.tasks, geometry=geometry)
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from aimstudy.data import DataConfig, names, prepare
+from aimstudy.data import DataConfig, load_dataset, names, prepare
 from aimstudy.data._prepare import pool_rows
 
 
@@ -122,6 +122,8 @@ def test_biogen_sparse_labels(biogen_csv: Path, cache: Path) -> None:
     # scaler uses labelled entries only
     mean0 = y[mask[:, 0], 0].mean()
     assert data.scaler.mean[0] == pytest.approx(float(mean0), rel=1e-5)
+    plain = load_dataset(DataConfig(name="csv", path=biogen_csv))  # every numeric column
+    assert [t.column for t in plain.tasks] == [t.column for t in data.tasks]  # not "Vendor ID"
     same = prepare(
         DataConfig(name="csv", tasks="biogen", path=biogen_csv, cache_dir=cache),
         n_train=1000,
@@ -215,3 +217,8 @@ def test_scaffold_split_cached_and_stable(biogen_csv: Path, cache: Path) -> None
     again = prepare(cfg, n_train=400, seed=3)
     assert np.array_equal(first.rows["test"], again.rows["test"])
     assert set(first.rows["train"]) <= set(again.rows["train"]) | set(again.rows["guide"])
+
+
+def test_qm9_takes_no_path(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="qm9: reads the qm9pack package and takes no path"):
+        prepare(DataConfig(name="qm9", path=tmp_path), n_train=10)
