@@ -8,23 +8,28 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from aimstudy.analysis._stats import finished, summarize  # noqa: E402
+from aimstudy.analysis._stats import finished, summarize
 
 __all__ = ["data_efficiency", "plot_data_efficiency", "save_figure"]
 
 _POINT_COLUMNS = ["metric", "method", "n_train", "mean", "std", "n", "ci_low", "ci_high"]
 
 
+def _subplots(nrows: int, ncols: int, figsize: tuple[float, float], squeeze: bool = False):  # noqa: ANN202
+    """Figure and axes without pyplot: no global backend or figure registry is touched, so the
+    library works headless, in threads and in notebooks alike."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
+
+
 def save_figure(fig: Figure, path: Path, dpi: int = 110) -> Path:
-    """Write a figure as PNG (creating folders) and close it, so long reports do not leak memory."""
+    """Write a figure as PNG (creating folders); pyplot-made figures (Optuna's) are closed."""
+    import matplotlib.pyplot as plt
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     plt.close(fig)
@@ -85,7 +90,7 @@ def plot_data_efficiency(points: pd.DataFrame, units: dict[str, str] | None = No
     metrics = [m for m in metrics if m != "Δm%"] + (["Δm%"] if "Δm%" in metrics else [])
     cols = min(4, len(metrics))
     nrows = math.ceil(len(metrics) / cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.4 * nrows), squeeze=False)
+    fig, axes = _subplots(nrows, cols, figsize=(4.2 * cols, 3.4 * nrows), squeeze=False)
     for ax, metric in zip(axes.flat, metrics, strict=False):
         unit = (units or {}).get(metric, "")
         ylabel = "Δm% vs STL (lower is better)" if metric == "Δm%" else f"test MAE {unit}".strip()

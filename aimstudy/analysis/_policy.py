@@ -12,18 +12,16 @@ import os
 import tempfile
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from scipy import stats
+from scipy.cluster import hierarchy
+from scipy.spatial.distance import squareform
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from mlflow import MlflowClient  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
-from scipy import stats  # noqa: E402
-from scipy.cluster import hierarchy  # noqa: E402
-from scipy.spatial.distance import squareform  # noqa: E402
+from aimstudy.analysis._curves import _subplots
 
 __all__ = [
     "POLICY_ARTIFACT",
@@ -144,7 +142,7 @@ def plot_policy_heatmaps(
     epochs = epochs or select_epochs(policy[policy["matrix"] == present[0]]["epoch"].unique())
     n_tasks = len(_labels(policy))
     size = max(3.0, 0.35 * n_tasks + 1.5)
-    fig, axes = plt.subplots(
+    fig, axes = _subplots(
         len(present), len(epochs), figsize=(size * len(epochs), size * len(present)), squeeze=False
     )
     for row, matrix in enumerate(present):
@@ -171,7 +169,7 @@ def plot_policy_evolution(
     present = [m for m in matrices if (policy["matrix"] == m).any()]
     if not present:
         raise ValueError(f"policy evolution: none of the matrices {matrices} were logged")
-    fig, axes = plt.subplots(1, len(present), figsize=(5.0 * len(present), 3.6), squeeze=False)
+    fig, axes = _subplots(1, len(present), figsize=(5.0 * len(present), 3.6), squeeze=False)
     for ax, matrix in zip(axes.flat, present, strict=True):
         rows = policy[(policy["matrix"] == matrix) & (policy["task_i"] != policy["task_j"])]
         per_pair = rows.groupby(["task_i", "task_j", "epoch"])["value"].mean().unstack(level=2)
@@ -217,7 +215,7 @@ def plot_dendrograms(policy: pd.DataFrame) -> Figure:
     panels = [p for p in panels if len(p[1]) >= 2]
     if not panels:
         raise ValueError("dendrograms: need a τ or cosine matrix over at least two tasks")
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8), squeeze=False)
+    fig, axes = _subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8), squeeze=False)
     for ax, (title, labels, distance) in zip(axes.flat, panels, strict=True):
         hierarchy.dendrogram(_linkage(distance), labels=labels, ax=ax, leaf_rotation=90)
         ax.set_title(title)

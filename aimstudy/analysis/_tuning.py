@@ -10,13 +10,10 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
-import matplotlib
-
-matplotlib.use("Agg")
-import optuna  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from optuna.visualization import matplotlib as ovm  # noqa: E402
+import optuna
+import pandas as pd
+from matplotlib.figure import Figure
+from optuna.visualization import matplotlib as ovm
 
 __all__ = ["TuningView", "tuning_summary", "tuning_views"]
 
