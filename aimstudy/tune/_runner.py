@@ -251,7 +251,9 @@ def _tune_config(spec: StudySpec, optuna_storage: str | None) -> Any:
         scheduler=scheduler,
         num_samples=t.num_samples,
         max_concurrent_trials=t.max_concurrent,
-        reuse_actors=True,  # a new actor re-imports torch, PyG and RDKit: seconds per trial
+        # A new actor re-imports torch, PyG and RDKit (seconds per trial), so reuse them; not
+        # with ASHA, whose stopped trials leave a thread behind and make reuse fail the trial.
+        reuse_actors=t.scheduler == "fifo",
     )
 
 

