@@ -67,7 +67,7 @@ def test_killed_driver_resumes_to_one_finished_run_per_trial(
     raw = tiny_raw(
         "resume-study",
         data_cache,
-        grid={"method": ["ls"], "n_train": [40], "seed": [0, 1, 2]},
+        grid={"method": ["ls"], "n_train": [40], "seed": [0, 1]},
         train={"epochs": 5},
         tune={"max_concurrent": 1},
     )
@@ -87,18 +87,18 @@ def test_killed_driver_resumes_to_one_finished_run_per_trial(
     client = MlflowClient(runs.tracking_uri)
     before = {r.data.tags[TRIAL_TAG]: r for r in child_runs(runs)}
     done_before = {t: r.info.end_time for t, r in before.items() if r.info.status == "FINISHED"}
-    assert 1 <= len(done_before) < 3
+    assert len(done_before) == 1
     assert client.get_run(runs.parent_run_id).info.status == "RUNNING"  # what a crash leaves
 
     second = _cli([*args, "--resume"], tmp_path / "second.log")
     assert second.wait(timeout=300) == 0, (tmp_path / "second.log").read_text()[-3000:]
     output = (tmp_path / "second.log").read_text()
-    assert "3 trial(s) finished, 0 failed" in output
+    assert "2 trial(s) finished, 0 failed" in output
     assert f"mlflow ui --backend-store-uri {runs.tracking_uri}" in output
 
     after = child_runs(runs)
     trial_ids = [r.data.tags[TRIAL_TAG] for r in after]
-    assert len(after) == 3 and len(set(trial_ids)) == 3
+    assert len(after) == 2 and len(set(trial_ids)) == 2
     assert set(before) <= set(trial_ids)
     assert {r.info.status for r in after} == {"FINISHED"}
     for run in after:
