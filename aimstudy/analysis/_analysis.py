@@ -5,7 +5,8 @@ The notebook and `aimstudy report` both go through here, so they show the same n
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -60,6 +61,21 @@ def _norm(value: Any) -> str:
         return str(value)
 
 
+def _grid_from_parent(runs: pd.DataFrame) -> dict[str, list[Any]]:
+    """The grid `aimstudy run` logs as the JSON param `grid` of its parent run, if any."""
+    parents = parent_runs(runs)
+    if parents.empty or "param:grid" not in parents.columns:
+        return {}
+    text = parents.iloc[0]["param:grid"]
+    try:
+        grid = json.loads(text) if isinstance(text, str) else {}
+    except json.JSONDecodeError:
+        return {}  # truncated by MLflow's param length limit
+    if not isinstance(grid, dict):
+        return {}
+    return {k: v for k, v in grid.items() if isinstance(v, list)}
+
+
 def grid_status(study: Study, table: pd.DataFrame) -> pd.DataFrame:
     """Each grid cell of the spec with its outcome: finished, failed, running or missing.
 
@@ -91,6 +107,8 @@ def grid_status(study: Study, table: pd.DataFrame) -> pd.DataFrame:
 def analyse(study: Study, split: str = "test", with_policy: bool = True) -> StudyAnalysis:
     """Read the study's runs and compute every table of the report."""
     runs = load_runs(study.tracking_uri, study.name)
+    if not study.grid:
+        study = replace(study, grid=_grid_from_parent(runs))
     table = results_table(runs)
     notes: list[str] = []
     if table.empty:

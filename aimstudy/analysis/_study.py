@@ -8,6 +8,7 @@ rest of the analysis only needs a tracking URI, an experiment name and a folder 
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ __all__ = ["Study", "open_study", "resolve_tracking_uri"]
 
 _SPEC_NAMES = ("study.yaml", "spec.yaml", "study.yml", "spec.yml")
 _OPTUNA_NAMES = ("optuna.db", "optuna.sqlite", "optuna.sqlite3")
-_OUT_KEYS = ("out", "output", "output_dir", "out_dir", "storage_path", "folder")
+STATE_FILE = "study.json"  # written by `aimstudy run` into the study folder
 
 
 @dataclass(frozen=True)
@@ -77,21 +78,36 @@ def _grid_of(spec: dict[str, Any]) -> dict[str, list[Any]]:
     return flat
 
 
+def _is_study_folder(folder: Path) -> bool:
+    """A folder `aimstudy run` wrote: it holds `study.json` or an `mlflow.db`."""
+    return (folder / STATE_FILE).is_file() or (folder / "mlflow.db").is_file()
+
+
 def _folder_from_spec(spec_path: Path, spec: dict[str, Any], name: str) -> Path:
-    """Guess the study folder of a YAML spec: an explicit output key, else common places."""
+    """The study folder of a YAML spec, as `aimstudy run` chooses it: the spec's `output`
+    (relative to the working directory), else `./results/<name>`; a few nearby places too."""
     candidates: list[Path] = []
-    for key in _OUT_KEYS:
-        value = spec.get(key)
-        if isinstance(value, str):
-            base = Path(value) if Path(value).is_absolute() else spec_path.parent / value
-            candidates += [base / name, base]
+    output = spec.get("output")
+    if isinstance(output, str):
+        candidates += [Path(output), spec_path.parent / output, Path(output) / name]
     roots = [Path.cwd(), spec_path.parent, spec_path.parent.parent]
-    candidates += [root / sub / name for root in roots for sub in ("runs", "results", "out")]
-    candidates += [root / name for root in roots]
+    candidates += [root / sub / name for root in roots for sub in ("results", "runs", "out")]
     for candidate in candidates:
-        if (candidate / "mlflow.db").exists():
+        if _is_study_folder(candidate):
             return candidate.resolve()
-    return (Path.cwd() / "runs" / name).resolve()
+    return (Path(output) if isinstance(output, str) else Path("results") / name).resolve()
+
+
+def _state(folder: Path) -> dict[str, Any]:
+    """The driver's `study.json` (study name, tracking URI, parent run), empty when absent."""
+    path = folder / STATE_FILE
+    if not path.is_file():
+        return {}
+    try:
+        state = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc.msg})") from exc
+    return state if isinstance(state, dict) else {}
 
 
 def _find_spec_in(folder: Path) -> Path | None:
@@ -136,8 +152,8 @@ def open_study(
         folder = path.resolve()
         spec_path = _find_spec_in(folder)
         spec = _read_spec(spec_path) if spec_path else {}
-        name = experiment or spec.get("name") or folder.name
-    uri = tracking_uri or _tracking_uri_of(folder, spec)
+        name = experiment or _state(folder).get("study") or spec.get("name") or folder.name
+    uri = tracking_uri or _state(folder).get("tracking_uri") or _tracking_uri_of(folder, spec)
     if uri is None:
         raise FileNotFoundError(
             f"study {path}: no MLflow store found (looked for {folder / 'mlflow.db'}); "

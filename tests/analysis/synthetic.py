@@ -8,6 +8,7 @@ parent run (`aimstudy.role=study`), one child run per trial with dotted params, 
 from __future__ import annotations
 
 import itertools
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -122,7 +123,9 @@ def make_study(
     missing_seed: int | None = 3,
     optuna_trials: int = 0,
 ) -> dict[str, str]:
-    """Write a study folder (mlflow.db, artifacts/, study.yaml, maybe optuna.db) and return ids.
+    """Write a study folder as `aimstudy run` leaves it (mlflow.db, artifacts/, study.json,
+    maybe optuna.db; the grid as the parent run's `grid` param) plus the spec `<name>.yaml`
+    beside the folder, and return the parent run id and tracking URI.
 
     The last `failed` trials are logged as FAILED half-way; `missing_seed` is in the spec's grid
     but never run, so the report must list its cells as missing.
@@ -149,14 +152,14 @@ def make_study(
             "status": status,
         }
         _log_trial(client, experiment_id, parent.info.run_id, trial, tasks, epochs, rng)
-    client.set_terminated(parent.info.run_id, status="FINISHED")
     grid_seeds = [*seeds, missing_seed] if missing_seed is not None else seeds
-    spec = {
-        "name": name,
-        "dataset": {"name": "qm9"},
-        "grid": {"method": methods, "n_train": sizes, "seed": grid_seeds},
-    }
-    (folder / "study.yaml").write_text(yaml.safe_dump(spec))
+    grid = {"method": methods, "n_train": sizes, "seed": grid_seeds}
+    client.log_param(parent.info.run_id, "grid", json.dumps(grid))  # as `aimstudy run` does
+    client.set_terminated(parent.info.run_id, status="FINISHED")
+    state = {"study": name, "tracking_uri": uri, "parent_run_id": parent.info.run_id}
+    (folder / "study.json").write_text(json.dumps(state))
+    spec = {"name": name, "dataset": {"name": "qm9"}, "grid": grid, "output": str(folder)}
+    (folder.parent / f"{name}.yaml").write_text(yaml.safe_dump(spec))
     if optuna_trials:
         _optuna(folder, name, optuna_trials)
     return ids

@@ -18,21 +18,26 @@ def analysis(synthetic_study: tuple[Path, dict[str, str]]):  # noqa: ANN201
     return analyse(open_study(folder))
 
 
-def test_open_study_from_folder_finds_store_grid_and_optuna(synthetic_study) -> None:  # noqa: ANN001
+def test_open_study_from_folder_reads_driver_state(synthetic_study) -> None:  # noqa: ANN001
     folder, ids = synthetic_study
     study = open_study(folder)
     assert study.name == "synthetic" and study.tracking_uri == ids["uri"]
     assert study.optuna_storage and study.optuna_storage.endswith("optuna.db")
-    assert study.grid["seed"] == [*SEEDS, 3]
-    assert len(study.expected_cells()) == len(METHODS) * len(SIZES) * (len(SEEDS) + 1)
 
 
-def test_open_study_from_yaml_spec_with_output(synthetic_study, tmp_path: Path) -> None:  # noqa: ANN001
+def test_grid_comes_from_the_parent_run_param(analysis) -> None:  # noqa: ANN001
+    assert analysis.study.grid["seed"] == [*SEEDS, 3]
+    assert len(analysis.study.expected_cells()) == len(METHODS) * len(SIZES) * (len(SEEDS) + 1)
+
+
+def test_open_study_from_yaml_spec_output(synthetic_study, tmp_path: Path) -> None:  # noqa: ANN001
     folder, ids = synthetic_study
-    spec = tmp_path / "synthetic.yaml"
-    spec.write_text(yaml.safe_dump({"name": "synthetic", "output": str(folder.parent)}))
-    study = open_study(spec)
+    study = open_study(folder.parent / "synthetic.yaml")
     assert study.folder == folder.resolve() and study.tracking_uri == ids["uri"]
+    assert study.grid["method"] == METHODS
+    spec = tmp_path / "other.yaml"
+    spec.write_text(yaml.safe_dump({"name": "synthetic", "output": str(folder)}))
+    assert open_study(spec, experiment="synthetic").folder == folder.resolve()
 
 
 def test_bad_study_input_is_one_line_error(tmp_path: Path) -> None:
