@@ -104,8 +104,14 @@ def grid_status(study: Study, table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(records).drop_duplicates(subset=keys)
 
 
-def analyse(study: Study, split: str = "test", with_policy: bool = True) -> StudyAnalysis:
-    """Read the study's runs and compute every table of the report."""
+def analyse(
+    study: Study, split: str = "test", with_policy: bool = True, fallback_reference: str = "ls"
+) -> StudyAnalysis:
+    """Read the study's runs and compute every table of the report.
+
+    Δm% is against STL; a study without STL (and without `stl_reference`) gets Δm% against
+    `fallback_reference` (LS by default), said in `notes` and in the `source` column.
+    """
     runs = load_runs(study.tracking_uri, study.name)
     if not study.grid:
         study = replace(study, grid=_grid_from_parent(runs))
@@ -115,7 +121,13 @@ def analyse(study: Study, split: str = "test", with_policy: bool = True) -> Stud
         notes.append(f"no trial runs in experiment {study.name!r} at {study.tracking_uri}")
     deltas = delta_m(table, split=split)
     if not table.empty and deltas.empty:
-        notes.append("Δm% not computed: no finished `stl` trial and no logged best/test/delta_m")
+        deltas = delta_m(table, split=split, reference=fallback_reference)
+        notes.append(
+            f"no finished `stl` trial and no logged best/test/delta_m: Δm% is computed against "
+            f"`{fallback_reference}` instead"
+            if not deltas.empty
+            else "Δm% not computed: no finished `stl` trial and no logged best/test/delta_m"
+        )
     finished = table[table["status"] == "FINISHED"] if not table.empty else table
     policy = pd.DataFrame()
     if with_policy and not finished.empty:

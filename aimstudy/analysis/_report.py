@@ -99,13 +99,21 @@ def report_figures(analysis: StudyAnalysis) -> tuple[dict[str, Figure], list[str
     return figures, notes
 
 
+def _reference(analysis: StudyAnalysis) -> str:
+    """What Δm% was computed against, for the section title (STL unless the study lacks it)."""
+    sources = {str(s).removesuffix("-mean") for s in analysis.deltas["source"]}
+    sources = {"STL (logged)" if s == "logged" else s.upper() for s in sources}
+    return " / ".join(sorted(sources)) or "STL"
+
+
 def _tables(analysis: StudyAnalysis) -> list[tuple[str, str, pd.DataFrame]]:
     """(title, explanation, table) for every section of the report, in order."""
     tables = [
         ("Trials", "Trial runs by MLflow status.", analysis.trial_status),
         (
-            "Δm% vs STL",
-            "Mean over seeds with 95% t-interval; lower is better.",
+            f"Δm% vs {_reference(analysis)}",
+            "Mean over seeds with 95% t-interval; lower is better (source column of deltas: "
+            "reference matched by seed, its seed mean, or the logged metric).",
             analysis.delta_summary,
         ),
         ("Mean rank over tasks", "Rank 1 = lowest test MAE, ties averaged.", analysis.ranks),

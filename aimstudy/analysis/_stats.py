@@ -44,10 +44,10 @@ def delta_m(table: pd.DataFrame, split: str = "test", reference: str = "stl") ->
     """Δm% of each finished trial against the STL reference.
 
     Δm = mean_t (MAE_t − MAE_t^ref) / MAE_t^ref × 100 over the tasks both have. The reference is
-    the `reference` method's runs at the same n_train and seed (`source=stl`), else the mean of
-    its seeds at that n_train (`stl-mean`), else the trial's logged `best/test/delta_m` metric
-    (`logged`) when the table carries a `delta_m_logged` column. Columns: run_id, method,
-    n_train, seed, delta_m, n_tasks, source.
+    the `reference` method's runs at the same n_train and seed (`source=<reference>`), else the
+    mean of its seeds at that n_train (`<reference>-mean`), else the trial's logged
+    `best/test/delta_m` metric (`logged`) when the table carries a `delta_m_logged` column.
+    Columns: run_id, method, n_train, seed, delta_m, n_tasks, source.
     """
     rows = finished(table, split)
     if rows.empty:
@@ -62,7 +62,7 @@ def delta_m(table: pd.DataFrame, split: str = "test", reference: str = "stl") ->
         record = {"run_id": run_id, **{k: first[k] for k in _KEYS}}
         exact = [by_seed.get((*key, t)) for t in run["task"]]
         mean = [by_size.get((key[0], t)) for t in run["task"]]
-        for source, refs in (("stl", exact), ("stl-mean", mean)):
+        for source, refs in ((reference, exact), (f"{reference}-mean", mean)):
             if refs and all(r is not None and r > 0 for r in refs):
                 rel = (run["mae"].to_numpy() - np.asarray(refs)) / np.asarray(refs)
                 records.append(
@@ -187,6 +187,11 @@ def _test(pairs: pd.DataFrame) -> dict[str, float]:
     }
 
 
+def _size_key(value: object) -> tuple[bool, object]:
+    """Sort n_train numerically, with any text label (e.g. `all`) last."""
+    return (isinstance(value, str), value if not isinstance(value, str) else 0)
+
+
 def compare_to_baselines(
     table: pd.DataFrame,
     split: str = "test",
@@ -224,7 +229,7 @@ def compare_to_baselines(
             pairs = _paired(rows, aim, base)
             groups = [
                 (size, pairs[pairs["n_train"] == size])
-                for size in sorted(pairs["n_train"].unique(), key=str)
+                for size in sorted(pairs["n_train"].unique(), key=_size_key)
             ]
             if pooled and len(groups) > 1:
                 groups.append(("all", pairs))
