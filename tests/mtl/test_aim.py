@@ -245,11 +245,11 @@ def test_diagnostics_of_one_step() -> None:
 def test_training_with_aim_lowers_the_losses() -> None:
     problem = ToyProblem(3)
     method = get("aim-matrix", 3, policy_lr=0.05)
-    start = float(problem.losses().sum())
+    start = float(problem.losses().sum().detach())
     for _ in range(30):
         method.backward(problem.inputs())
         problem.sgd_step(0.05)
-    assert float(problem.losses().sum()) < 0.8 * start
+    assert float(problem.losses().sum().detach()) < 0.8 * start
     assert float(method.policy.tau.detach().abs().sum()) > 0
 
 
