@@ -56,7 +56,11 @@ def data_efficiency(
     parts = [p for p in parts if not p.empty]
     if not parts:
         return pd.DataFrame(columns=_POINT_COLUMNS)
-    return pd.concat(parts, ignore_index=True)[_POINT_COLUMNS]
+    points = pd.concat(parts, ignore_index=True)[_POINT_COLUMNS]
+    order = {name: k for k, name in enumerate([*pd.unique(rows["task"]), "Δm%"])}
+    return points.sort_values("metric", key=lambda m: m.map(order), kind="stable").reset_index(
+        drop=True
+    )
 
 
 def _numeric(values: pd.Series) -> bool:
@@ -75,7 +79,10 @@ def _draw(ax: Axes, points: pd.DataFrame, title: str, ylabel: str) -> None:
         if line["ci_low"].notna().any():
             ax.fill_between(line["x"], line["ci_low"], line["ci_high"], alpha=0.2)
     if log_x:
+        sizes = sorted(pd.to_numeric(points["n_train"]).unique())
         ax.set_xscale("log")
+        ax.set_xticks(sizes, [f"{v:,.0f}" for v in sizes])  # label the sizes actually run
+        ax.minorticks_off()
     ax.set_title(title)
     ax.set_xlabel("n_train")
     ax.set_ylabel(ylabel)
@@ -93,7 +100,7 @@ def plot_data_efficiency(points: pd.DataFrame, units: dict[str, str] | None = No
     fig, axes = _subplots(nrows, cols, figsize=(4.2 * cols, 3.4 * nrows), squeeze=False)
     for ax, metric in zip(axes.flat, metrics, strict=False):
         unit = (units or {}).get(metric, "")
-        ylabel = "Δm% vs STL (lower is better)" if metric == "Δm%" else f"test MAE {unit}".strip()
+        ylabel = "Δm% (lower is better)" if metric == "Δm%" else f"test MAE {unit}".strip()
         _draw(ax, points[points["metric"] == metric], str(metric), ylabel)
     for ax in list(axes.flat)[len(metrics) :]:
         ax.set_visible(False)
