@@ -102,11 +102,6 @@ class Postgres:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     proc: subprocess.Popen | None = None
 
-    @property
-    def uri(self) -> str:
-        """SQLAlchemy URI without the password (libpq reads PGPASSWORD)."""
-        return f"postgresql://{self.user}@{LOOPBACK}:{self.port}/{self.database}"
-
     def initdb_command(self, bindir: Path = Path()) -> list[str]:
         """Create the cluster: `mlflow` superuser, password from a file, passwords required."""
         return [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from contextlib import closing
 from pathlib import Path
 
 import psutil
@@ -27,23 +28,24 @@ pytestmark = [pytest.mark.cluster, pytest.mark.integration, pytest.mark.slow]
 def test_mlflow_server_writes_to_postgres(
     loopback_mlflow: MLflowServer, loopback_postgres: Postgres
 ) -> None:
-    """A run logged over HTTP lands in the PostgreSQL tables, artifacts in the destination."""
-    import mlflow
+    """A run logged over HTTP lands in the PostgreSQL tables, its artifact in the destination."""
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=loopback_mlflow.uri)
     exp_id = client.create_experiment("smoke")
     run = client.create_run(exp_id)
     client.log_metric(run.info.run_id, "x", 1.5, step=3)
+    client.log_text(run.info.run_id, "hello", "notes/hello.txt")
     client.set_terminated(run.info.run_id)
-    del mlflow
-    with loopback_postgres.connect() as conn, conn.cursor() as cur:
+    with closing(loopback_postgres.connect()) as conn, conn.cursor() as cur:
         cur.execute("SELECT run_uuid, status FROM runs WHERE experiment_id = %s", (int(exp_id),))
         rows = cur.fetchall()
         cur.execute("SELECT value, step FROM metrics WHERE run_uuid = %s", (run.info.run_id,))
         metrics = cur.fetchall()
     assert rows == [(run.info.run_id, "FINISHED")]
     assert metrics == [(1.5, 3)]
+    stored = list((loopback_mlflow.root / "artifacts").rglob("notes/hello.txt"))
+    assert [f.read_text() for f in stored] == ["hello"]
 
 
 def test_study_runs_across_both_nodes_into_postgres(
@@ -79,7 +81,7 @@ def test_study_runs_across_both_nodes_into_postgres(
     assert nodes == loopback_ray.node_ids()
 
     # Every run (the study's parent and both trials) is in the PostgreSQL store, with metrics.
-    with loopback_postgres.connect() as conn, conn.cursor() as cur:
+    with closing(loopback_postgres.connect()) as conn, conn.cursor() as cur:
         cur.execute(
             "SELECT run_uuid, status FROM runs WHERE experiment_id = %s",
             (int(experiment.experiment_id),),
@@ -125,6 +127,7 @@ def _listening(proc: subprocess.Popen) -> set[str]:
 def test_postgres_and_mlflow_listen_on_loopback_only(
     loopback_postgres: Postgres, loopback_mlflow: MLflowServer
 ) -> None:
+    """Safe default: both servers accept connections on 127.0.0.1 and nowhere else."""
     assert loopback_postgres.proc is not None and loopback_mlflow.proc is not None
     assert _listening(loopback_postgres.proc) == {"127.0.0.1"}
     assert _listening(loopback_mlflow.proc) == {"127.0.0.1"}
