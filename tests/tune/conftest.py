@@ -29,6 +29,8 @@ TEST_ENV = {
     # CI box means other jobs' memory fails these tiny trials; the kernel's OOM killer remains.
     "RAY_memory_monitor_refresh_ms": "0",
 }
+for _key, _value in TEST_ENV.items():  # before any test module imports Ray
+    os.environ.setdefault(_key, _value)
 
 
 @pytest.fixture(scope="session")
@@ -72,8 +74,6 @@ def tiny_raw(name: str, cache: Path, **changes: Any) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def ray_session() -> Iterator[str]:
     """One local Ray (2 CPUs, capped object store) for every study test; yields its address."""
-    for key, value in TEST_ENV.items():
-        os.environ.setdefault(key, value)
     import ray
 
     ray.init(
