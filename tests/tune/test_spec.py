@@ -169,3 +169,28 @@ def test_cli_reports_a_spec_error_in_one_line(tmp_path: Path) -> None:
 
 def test_spec_is_a_pydantic_model_with_forbidden_extras() -> None:
     assert StudySpec.model_config["extra"] == "forbid"
+
+
+def test_multi_objective_optuna_with_asha_on_the_first_metric(tmp_path: Path) -> None:
+    from aimstudy.tune._runner import _tune_config
+
+    spec = _validate(
+        _raw(
+            grid={"method": ["aim-matrix"]},
+            tune={
+                "search": "optuna",
+                "space": {"method_options.lambda_p": {"choice": [0.0, 0.08]}},
+                "metric": ["val/norm_mae", "val/mae/U0"],
+                "mode": "min",
+                "num_samples": 4,
+                "scheduler": "asha",
+            },
+        )
+    )
+    config = _tune_config(spec, f"sqlite:///{tmp_path}/optuna.db")
+    assert config.search_alg.metric == ["best/val/norm_mae", "best/val/mae/U0"]
+    assert config.scheduler.metric == "val/norm_mae"
+    assert config.reuse_actors is False and config.num_samples == 4
+    with pytest.raises(SpecError, match="tune: mode: 3 mode"):
+        _validate(_raw(tune={"search": "optuna", "space": spec.tune.space, "mode": ["min"] * 3,
+                             "metric": ["a", "b"]}))  # fmt: skip
