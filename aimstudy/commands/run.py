@@ -61,7 +61,11 @@ def _run(args: argparse.Namespace) -> int:
     print()
     print(format_table(outcome.table))
     print()
-    print(f"{len(outcome.table) - outcome.n_failed} trial(s) finished, {outcome.n_failed} failed")
+    finished = len(outcome.table) - outcome.n_failed - outcome.n_unfinished
+    print(f"{finished} trial(s) finished, {outcome.n_failed} failed")
+    if outcome.n_unfinished:
+        print(f"interrupted: {outcome.n_unfinished} trial(s) unfinished; continue with")
+        print(f"  aimstudy run {args.study} --out {outcome.out_dir} --resume")
     for trial, reason in outcome.errors.items():
         print(f"  failed {trial}: {reason}")
     print(f"results: {outcome.out_dir}")
@@ -69,4 +73,4 @@ def _run(args: argparse.Namespace) -> int:
     if outcome.optuna_storage:
         print(f"Optuna study: optuna-dashboard {outcome.optuna_storage}")
     print(f"open the MLflow UI: {outcome.ui_command()}")
-    return 1 if outcome.n_failed else 0
+    return 1 if outcome.n_failed or outcome.n_unfinished else 0

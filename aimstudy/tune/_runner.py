@@ -55,6 +55,7 @@ class StudyOutcome:
     n_failed: int
     optuna_storage: str | None = None
     errors: dict[str, str] = field(default_factory=dict)
+    n_unfinished: int = 0
 
     def ui_command(self) -> str:
         """The exact command that opens the MLflow UI on this study's store."""
@@ -114,7 +115,8 @@ def run_study(
         _close(runs, "FAILED")
         raise
     outcome = _outcome(spec, out, runs, ray_path, grid, optuna_storage)
-    _close(runs, "FINISHED", n_failed=outcome.n_failed)
+    # Ctrl-C makes Tune save its state and return with unfinished trials: a KILLED launch.
+    _close(runs, "KILLED" if outcome.n_unfinished else "FINISHED", n_failed=outcome.n_failed)
     return outcome
 
 
@@ -289,12 +291,14 @@ def _outcome(
     optuna_storage: str | None,
 ) -> StudyOutcome:
     """Record failed trials in MLflow, build the summary table."""
-    rows, errors = [], {}
+    rows, errors, unfinished = [], {}, 0
+    statuses = _trial_statuses(grid)
     for result in grid:
         trial_id = _trial_id(result)
         row: dict[str, Any] = {"trial": trial_id}
         row.update(result.config or {})
-        row["status"] = "ERROR" if result.error else "OK"
+        status = statuses.get(trial_id, "TERMINATED")
+        row["status"] = "ERROR" if result.error else ("OK" if status == "TERMINATED" else status)
         for key in SUMMARY_METRICS:
             value = (result.metrics or {}).get(key)
             if value is not None:
@@ -302,13 +306,29 @@ def _outcome(
         if result.error:
             errors[trial_id] = _reason(result.error)
             _record_failure(spec, runs, trial_id, result.config or {}, errors[trial_id])
-        else:
+        elif status == "TERMINATED":
             _finish_stopped(runs, trial_id, result)
+        else:
+            unfinished += 1  # interrupted: its run is closed KILLED, --resume continues it
         rows.append(row)
     table = pd.DataFrame(rows)
     return StudyOutcome(
-        out, runs.tracking_uri, runs, ray_path, table, len(errors), optuna_storage, errors
+        out,
+        runs.tracking_uri,
+        runs,
+        ray_path,
+        table,
+        len(errors),
+        optuna_storage,
+        errors,
+        unfinished,
     )
+
+
+def _trial_statuses(grid: Any) -> dict[str, str]:
+    """Tune's status of every trial (TERMINATED, ERROR, RUNNING, PENDING...), if available."""
+    analysis = getattr(grid, "_experiment_analysis", None)
+    return {t.trial_id: t.status for t in getattr(analysis, "trials", None) or []}
 
 
 def _trial_id(result: Any) -> str:
