@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -58,8 +60,18 @@ class StudyOutcome:
     n_unfinished: int = 0
 
     def ui_command(self) -> str:
-        """The exact command that opens the MLflow UI on this study's store."""
-        return f"mlflow ui --backend-store-uri {self.tracking_uri}"
+        """How to open the MLflow UI on this study's store: a command, or the server's URL."""
+        if self.tracking_uri.startswith(("http://", "https://")):
+            return f"open {self.tracking_uri} in a browser (the study's MLflow server)"
+        return f"{_mlflow_executable()} ui --backend-store-uri {self.tracking_uri}"
+
+
+def _mlflow_executable() -> str:
+    """`mlflow` when it is on PATH, else the one beside this Python (an unactivated venv)."""
+    beside = Path(sys.executable).parent / "mlflow"
+    if shutil.which("mlflow") or not beside.exists():
+        return "mlflow"
+    return str(beside)
 
 
 def resolve_out_dir(spec: StudySpec, out_dir: str | Path | None) -> Path:
