@@ -50,6 +50,7 @@ def bench(model: str, method: str, args: argparse.Namespace) -> dict[str, float]
     cfg = TrialConfig(
         dataset=data,
         method=method,
+        method_options=options,
         model=model,
         n_train=args.n_train,
         batch_size=args.batch_size,
