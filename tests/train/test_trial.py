@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -198,7 +199,6 @@ def test_sparse_biogen_labels_train_without_nan(biogen_csv: Path, tmp_path: Path
     assert np.isfinite(policy[policy.matrix == "tau"]["value"]).all()
 
 
-@register_model("_test-nan-at-epoch-2")
 class _NaNModel(GIN):
     """GIN whose second task turns NaN from the third training step on (for the guard)."""
 
@@ -216,13 +216,23 @@ class _NaNModel(GIN):
         return out
 
 
+@pytest.fixture
+def nan_model() -> Iterator[str]:
+    """Register the NaN model for one test only (other layers' tests list the registry)."""
+    from aimstudy.models._registry import _REGISTRY
+
+    register_model("_test-nan-at-epoch-2")(_NaNModel)
+    yield "_test-nan-at-epoch-2"
+    _REGISTRY.pop("_test-nan-at-epoch-2", None)
+
+
 def test_nan_guard_names_epoch_step_task_and_keeps_finished_epochs(
-    tiny_qm9: Any, tmp_path: Path
+    nan_model: str, tiny_qm9: Any, tmp_path: Path
 ) -> None:
     cfg = _config(
         tiny_qm9(),
         method="ls",
-        model="_test-nan-at-epoch-2",
+        model=nan_model,
         n_train=40,
         guidance_fraction=0.2,
         batch_size=16,
