@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from torchjd.aggregation import UPGradWeighting
+from torchjd.aggregation import UPGradWeighting, Weighting
 
 from ._gramian import TorchJDGramianMethod
 from ._registry import register
@@ -18,12 +18,4 @@ class UPGrad(TorchJDGramianMethod):
     """
 
     permutation_invariant: ClassVar[bool] = True
-
-    def __init__(
-        self,
-        n_tasks: int,
-        grad_at: str = "params",
-        engine: str = "loop",
-    ) -> None:
-        super().__init__(n_tasks, grad_at=grad_at, engine=engine)
-        self.weighting = UPGradWeighting()
+    weighting_cls: ClassVar[type[Weighting] | None] = UPGradWeighting
