@@ -152,7 +152,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = build_config(args)
     validate_config(config)
-    callbacks = [] if args.no_progress else [ProgressBar()]
+    units = TaskUnits()
+    callbacks = [units] if args.no_progress else [units, ProgressBar()]
     try:
         result = run_trial(config, args.out, callbacks)
     except NonFiniteLossError as exc:
@@ -161,8 +162,21 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for cb in callbacks:
             cb.close()
-    _summary(result)
+    _summary(result, units.report_units)
     return 0
+
+
+class TaskUnits:
+    """Remembers each task's report unit, so the summary can print MAEs with their units."""
+
+    def __init__(self) -> None:
+        self.report_units: dict[str, str] = {}
+
+    def on_start(self, config: Any, tasks: Any) -> None:
+        self.report_units = {t.name: t.report_unit for t in tasks}
+
+    def close(self) -> None:
+        pass
 
 
 class ProgressBar:
@@ -194,12 +208,13 @@ class ProgressBar:
             self.bar = None
 
 
-def _summary(result: Any) -> None:
+def _summary(result: Any, units: dict[str, str]) -> None:
     m, nan = result.metrics, float("nan")
     val, test = m.get("best/val/norm_mae", nan), m.get("best/test/norm_mae", nan)
     print(f"best epoch {result.best_epoch}: val norm_mae {val:.4f}, test norm_mae {test:.4f}")
     for t in result.task_names:
-        print(f"  {t:>12s}  test MAE {m.get(f'best/test/mae/{t}', float('nan')):.4g}")
+        mae = m.get(f"best/test/mae/{t}", nan)
+        print(f"  {t:>12s}  test MAE {mae:.4g} {units.get(t, '')}".rstrip())
     print(f"wrote {result.workdir}/config.yaml, metrics.parquet, policy.parquet, checkpoints/")
 
 
