@@ -9,6 +9,7 @@ The commands are the ones cluster/README.md shows in "Try it on one machine".
 from __future__ import annotations
 
 import glob
+import json
 import os
 import secrets
 import shutil
@@ -258,6 +259,40 @@ def study_command(
     ]  # fmt: skip
 
 
+# What `ray job submit --working-dir` leaves out of the upload: the venv (every node has its own),
+# results, git history and bytecode; the rest of the repository is a few hundred KB.
+JOB_EXCLUDES = [".venv", "results", ".git", "**/__pycache__"]
+# The submitted study: the loopback study renamed, one trial of two epochs (CI time).
+JOB_NAME = "loopback-job"
+JOB_OVERRIDES = [f"name={JOB_NAME}", "grid.seed=[0]", "train.epochs=2"]
+
+
+def job_submit_command(
+    dashboard: str,
+    study: Path | str,
+    tracking_uri: str,
+    out: Path | str,
+    overrides: list[str],
+    submission_id: str,
+) -> list[str]:
+    """`ray job submit` of a study, the repository root as working dir (README: step 5).
+
+    Run it from the repository root (`--working-dir .`).
+
+    The entrypoint runs on the head in the uploaded copy of the repository, so `python -m
+    aimstudy.cli` imports that copy first (`-m` puts the working directory on sys.path) and the
+    trials' workers get it through the job's runtime environment (Ray adds it to PYTHONPATH).
+    """
+    runtime_env = json.dumps({"excludes": JOB_EXCLUDES})
+    sets = [word for item in overrides for word in ("--set", item)]
+    return [
+        "ray", "job", "submit", "--address", dashboard, "--submission-id", submission_id,
+        "--working-dir", ".", "--runtime-env-json", runtime_env, "--no-wait", "--",
+        "python", "-m", "aimstudy.cli", "run", str(study), "--address", "auto",
+        "--tracking-uri", tracking_uri, "--out", str(out), *sets,
+    ]  # fmt: skip
+
+
 @dataclass
 class RayCluster:
     """A Ray head and a worker node, each a `ray start --block` process, on loopback."""
@@ -273,6 +308,11 @@ class RayCluster:
     @property
     def address(self) -> str:
         return f"{RAY_NODE_IP}:{self.port}"
+
+    @property
+    def dashboard_url(self) -> str:
+        """The dashboard's HTTP address: the job-submission API, on loopback."""
+        return f"http://{LOOPBACK}:{self.dashboard_port}"
 
     def env(self) -> dict[str, str]:
         """Environment of every Ray process and driver: token auth on, telemetry off."""
@@ -299,11 +339,14 @@ class RayCluster:
         ]  # fmt: skip
 
     def worker_command(self) -> list[str]:
+        """The second node, in its own temp dir: with the head's, both nodes would unpack a job's
+        working dir into the same folder, and the worker's unpacking would delete the folder the
+        job's driver runs in (its cwd) under it."""
         return [
             "ray", "start", "--address", self.address, "--node-ip-address", RAY_NODE_IP,
             "--num-cpus", str(self.cpus_per_node), "--num-gpus", "0",
             "--object-store-memory", str(self.object_store_bytes),
-            "--temp-dir", str(self.temp_dir), "--disable-usage-stats", "--block",
+            "--temp-dir", f"{self.temp_dir}/worker", "--disable-usage-stats", "--block",
         ]  # fmt: skip
 
     def start(self) -> None:

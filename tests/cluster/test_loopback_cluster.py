@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
+import time
 from contextlib import closing
 from pathlib import Path
 
@@ -11,16 +13,20 @@ import pytest
 
 from tests.cluster.services import (
     CLUSTER_DIR,
+    JOB_NAME,
+    JOB_OVERRIDES,
     REPO_ROOT,
     VENV_BIN,
     MLflowServer,
     Postgres,
     RayCluster,
+    job_submit_command,
     study_command,
 )
 
 STUDY = CLUSTER_DIR / "examples" / "loopback-study.yaml"
 EPOCHS = 4  # train.epochs of STUDY
+JOB_TIMEOUT_S = 240
 
 pytestmark = [pytest.mark.cluster, pytest.mark.integration, pytest.mark.slow]
 
@@ -141,3 +147,64 @@ def test_ray_refuses_a_client_without_the_token(loopback_ray: RayCluster) -> Non
     assert refused.returncode != 0
     assert "Active:" not in refused.stdout
     assert loopback_ray.alive_nodes() == 2
+
+
+def _job_status(ray: RayCluster, submission_id: str) -> str:
+    """`ray job status`: the job's state word (PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED)."""
+    done = subprocess.run(
+        [str(VENV_BIN / "ray"), "job", "status", "--address", ray.dashboard_url, submission_id],
+        env=ray.env(), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    job = re.escape(submission_id)
+    running = re.search(rf"Status for job '{job}': (\w+)", done.stdout)
+    ended = re.search(rf"Job '{job}' (succeeded|failed|stopped)", done.stdout)
+    if ended:
+        return ended.group(1).upper()
+    return running.group(1) if running else "UNKNOWN: " + done.stdout[-500:] + done.stderr[-500:]
+
+
+def _job_logs(ray: RayCluster, submission_id: str) -> str:
+    done = subprocess.run(
+        [str(VENV_BIN / "ray"), "job", "logs", "--address", ray.dashboard_url, submission_id],
+        env=ray.env(), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    return done.stdout[-3000:] + done.stderr[-1000:]
+
+
+def test_ray_job_submit_runs_a_study_from_the_repository(
+    loopback_ray: RayCluster, loopback_mlflow: MLflowServer, tmp_path: Path
+) -> None:
+    """`ray job submit --working-dir .` (token auth): the study's runs finish in MLflow."""
+    from mlflow import MlflowClient
+
+    name = JOB_NAME
+    command = job_submit_command(
+        loopback_ray.dashboard_url, STUDY.relative_to(REPO_ROOT), loopback_mlflow.uri,
+        tmp_path / "out", [*JOB_OVERRIDES, f"dataset.cache_dir={tmp_path}/cache"],
+        submission_id=name,
+    )  # fmt: skip
+    command[0] = str(VENV_BIN / command[0])
+    submitted = subprocess.run(
+        command, env=loopback_ray.env(), cwd=REPO_ROOT, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert submitted.returncode == 0, submitted.stdout[-3000:] + submitted.stderr[-3000:]
+
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    state = _job_status(loopback_ray, name)
+    while state in ("PENDING", "RUNNING") and time.monotonic() < deadline:
+        time.sleep(2)
+        state = _job_status(loopback_ray, name)
+    assert state == "SUCCEEDED", state + "\n" + _job_logs(loopback_ray, name)
+    # The driver's output (the CLI's first line) is in the job's logs.
+    logs = _job_logs(loopback_ray, name)
+    assert f"study {name}: 1 trial(s)" in logs, logs
+
+    client = MlflowClient(tracking_uri=loopback_mlflow.uri)
+    experiment = client.get_experiment_by_name(name)
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id])
+    trials = [r for r in runs if r.data.tags.get("aimstudy.role") == "trial"]
+    assert len(trials) == 1 and len(runs) == 2
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    assert trials[0].data.params["epochs"] == "2"

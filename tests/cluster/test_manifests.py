@@ -20,10 +20,13 @@ import yaml
 
 from tests.cluster.services import (
     CLUSTER_DIR,
+    JOB_NAME,
+    JOB_OVERRIDES,
     REPO_ROOT,
     MLflowServer,
     Postgres,
     RayCluster,
+    job_submit_command,
     study_command,
 )
 
@@ -246,8 +249,17 @@ def test_readme_shows_the_commands_the_loopback_test_runs() -> None:
             "$OUT/cache",
         ),
     ]
+    job = job_submit_command(
+        "http://127.0.0.1:$DASHBOARD_PORT", "cluster/examples/loopback-study.yaml",
+        "http://127.0.0.1:$MLFLOW_PORT", "$OUT/job",
+        [*JOB_OVERRIDES, "dataset.cache_dir=$OUT/cache"], submission_id=JOB_NAME,
+    )  # fmt: skip
+    # JSON and YAML lists are quoted for the shell; `$VARIABLES` are not (they must expand).
+    commands.append([shlex.quote(w) if any(c in w for c in "{[ ") else w for w in job])
     for command in commands:
         assert " ".join(command) in readme, " ".join(command)
+    for verb in ("status", "logs"):
+        assert f"ray job {verb} --address http://127.0.0.1:$DASHBOARD_PORT {JOB_NAME}" in readme
     server = MLflowServer(root=Path("/srv/mlflow"), postgres=Postgres(root=Path("/srv/pg")))
     shown = [k for k in server.env() if k.startswith("MLFLOW_") and k not in os.environ]
     assert len(shown) >= 8
