@@ -267,7 +267,7 @@ def _tune_config(spec: StudySpec, optuna_storage: str | None) -> Any:
         max_concurrent_trials=t.max_concurrent,
         # A new actor re-imports torch, PyG and RDKit (seconds per trial), so reuse them; not
         # with ASHA, whose stopped trials leave a thread behind and make reuse fail the trial.
-        reuse_actors=t.scheduler == "fifo",
+        reuse_actors=t.scheduler == "fifo" if t.reuse_actors is None else t.reuse_actors,
     )
 
 

@@ -81,6 +81,8 @@ class TuneSpec(BaseModel):
     `metric`/`mode`: epoch metrics ASHA compares; Optuna optimises each trial's best value of
     them (a list of several metrics makes the search multi-objective).
     `num_samples`: Optuna trials (for a grid, repetitions of the whole grid).
+    `reuse_actors`: run the next trial in a finished trial's process (saves re-importing torch);
+    default on with FIFO, always off with ASHA. Off spreads short trials over a cluster's nodes.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -95,6 +97,7 @@ class TuneSpec(BaseModel):
     grace_period: int = Field(default=1, ge=1)
     reduction_factor: float = Field(default=3.0, gt=1)
     max_concurrent: int | None = Field(default=None, ge=1)
+    reuse_actors: bool | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> TuneSpec:
@@ -107,6 +110,8 @@ class TuneSpec(BaseModel):
             raise ValueError("space: search: optuna needs at least one option to search")
         if len(metrics) > 1 and self.search != "optuna":
             raise ValueError("metric: several metrics (multi-objective) need search: optuna")
+        if self.reuse_actors and self.scheduler == "asha":
+            raise ValueError("reuse_actors: cannot be true with scheduler: asha")
         return self
 
     @property
