@@ -22,6 +22,7 @@ from scipy.cluster import hierarchy
 from scipy.spatial.distance import squareform
 
 from aimstudy.analysis._curves import _subplots
+from aimstudy.train import POLICY_COLUMNS
 
 __all__ = [
     "POLICY_ARTIFACT",
@@ -37,7 +38,6 @@ __all__ = [
 ]
 
 POLICY_ARTIFACT = "policy/policy.parquet"
-_POLICY_COLUMNS = ["matrix", "epoch", "task_i", "task_j", "value"]
 _RUN_KEYS = ["run_id", "method", "n_train", "seed"]
 
 
@@ -61,15 +61,15 @@ def load_policy(
             except (MlflowException, OSError):
                 continue
             frame = pd.read_parquet(local)
-            missing = set(_POLICY_COLUMNS) - set(frame.columns)
+            missing = set(POLICY_COLUMNS) - set(frame.columns)
             if missing:
                 raise ValueError(f"{artifact} of run {run['run_id']}: missing columns {missing}")
             for key in _RUN_KEYS:
                 frame[key] = run.get(key)
-            frames.append(frame[[*_RUN_KEYS, *_POLICY_COLUMNS]])
+            frames.append(frame[[*_RUN_KEYS, *POLICY_COLUMNS]])
             Path(local).unlink()
     if not frames:
-        return pd.DataFrame(columns=[*_RUN_KEYS, *_POLICY_COLUMNS])
+        return pd.DataFrame(columns=[*_RUN_KEYS, *POLICY_COLUMNS])
     return pd.concat(frames, ignore_index=True)
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-POLICY_COLUMNS = ["matrix", "epoch", "task_i", "task_j", "value"]
+from aimstudy.train import POLICY_COLUMNS
+
 _DTYPES = ["object", "int64", "object", "object", "float64"]
 
 

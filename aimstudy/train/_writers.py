@@ -10,6 +10,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+# The long format of policy matrices, shared by the trainer, the MLflow artifacts and analysis.
+POLICY_COLUMNS = ["matrix", "epoch", "task_i", "task_j", "value"]
+
 
 def write_config(config_dict: dict[str, Any], workdir: Path) -> Path:
     """The resolved trial config as YAML (paths as strings)."""
@@ -41,8 +44,7 @@ def policy_rows(
 def write_policy(rows: list[dict[str, Any]], workdir: Path) -> Path:
     """policy.parquet in long format (an empty table with the columns when there is nothing)."""
     path = workdir / "policy.parquet"
-    cols = ["matrix", "epoch", "task_i", "task_j", "value"]
-    frame = pd.DataFrame(rows, columns=cols).astype(
+    frame = pd.DataFrame(rows, columns=POLICY_COLUMNS).astype(
         {"matrix": "string", "epoch": "int64", "task_i": "string", "task_j": "string"}
     )
     _write_frame(frame, path)
