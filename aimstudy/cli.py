@@ -17,10 +17,6 @@ SUBCOMMANDS = {
 }
 
 
-class UserError(Exception):
-    """A problem with the user's input: printed as one line, exit code 2, no traceback."""
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aimstudy",
@@ -46,8 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (UserError, ValueError, FileNotFoundError, KeyError) as exc:
-        # Bad input of every kind is one line naming what and where; tracebacks are for bugs.
+    except (ValueError, FileNotFoundError) as exc:
+        # Every layer reports bad input as ValueError/FileNotFoundError naming what and where:
+        # one line. Anything else is a bug and keeps its traceback.
         message = str(exc).strip() or type(exc).__name__
         print(f"aimstudy {args.command}: error: {message}", file=sys.stderr)
         return 2
