@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,9 @@ def register(subparsers: Any, summary: str) -> None:
     t.add_argument("--loss", choices=["mse", "l1"])
     t.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     t.add_argument("--device", help="auto, cpu or cuda[:i]")
-    t.add_argument("--threads", type=int, help="torch threads")
+    t.add_argument(
+        "--threads", type=int, help="torch threads (default: every core this process may use)"
+    )
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -134,7 +137,12 @@ def build_config(args: argparse.Namespace) -> Any:
 
 
 def _defaults(raw: dict[str, Any]) -> None:
-    """Quick-run defaults for keys the user left out (see QM9_CLI_POOL, FEATURIZER_2D_MODELS)."""
+    """Quick-run defaults for keys the user left out (see QM9_CLI_POOL, FEATURIZER_2D_MODELS).
+
+    One trial has the machine to itself, so it gets every usable core (a study's trials get
+    their `resources.cpu` instead).
+    """
+    raw.setdefault("threads", _usable_cores())
     data = raw["dataset"]
     if raw.get("model", "mpnn") in FEATURIZER_2D_MODELS:
         data.setdefault("featurizer", "2d")
@@ -144,6 +152,13 @@ def _defaults(raw: dict[str, Any]) -> None:
         n_train = raw.get("n_train")
         if n_train is not None and n_train <= QM9_CLI_POOL - 2 * QM9_EVAL_SIZE:
             data.setdefault("limit", QM9_CLI_POOL)
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def run(args: argparse.Namespace) -> int:

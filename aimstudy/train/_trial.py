@@ -26,6 +26,7 @@ from aimstudy.train._diagnostics import EpochDiagnostics, split_diagnostics
 from aimstudy.train._early_stopping import EarlyStopping
 from aimstudy.train._loaders import GuidanceStream, epoch_batches, n_batches
 from aimstudy.train._loss import check_finite, masked_task_losses
+from aimstudy.train._memory import keep_freed_memory
 from aimstudy.train._metrics import absolute_errors, delta_m, split_metrics
 from aimstudy.train._writers import policy_rows, write_config, write_metrics, write_policy
 
@@ -353,6 +354,7 @@ def run_trial(
     workdir = Path(workdir)
     validate_config(config)
     torch.set_num_threads(config.threads)
+    keep_freed_memory()
     last = workdir / "checkpoints" / "last.pt"
     saved = ckpt.load(last) if last.exists() else None
     if saved is not None:
