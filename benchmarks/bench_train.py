@@ -5,8 +5,11 @@ real optimisation steps (after one warm-up step) on the 10k training subset and 
 to one epoch (steps per epoch × seconds per step), plus the evaluation forward pass on the
 validation set, per 1,000 molecules. Results go to stdout as a Markdown table.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_train.py --models mpnn,gin \
+    .venv/bin/python benchmarks/bench_train.py --models mpnn,gin --threads 1 \
         --methods "ls;aim-matrix;aim-matrix:grad_at=representation,guide_mode=none" --steps 5
+
+Like `run_trial` it keeps glibc's freed memory (`aimstudy.train._memory`); `--threads` is the
+torch thread count (a study trial gets its `resources.cpu`, `aimstudy train` every core).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from aimstudy.data import DataConfig
 from aimstudy.train import TrialConfig
 from aimstudy.train._diagnostics import EpochDiagnostics
 from aimstudy.train._loaders import epoch_batches
+from aimstudy.train._memory import keep_freed_memory
 from aimstudy.train._metrics import absolute_errors
 from aimstudy.train._trial import _Trial
 
@@ -55,7 +59,7 @@ def bench(model: str, method: str, args: argparse.Namespace) -> dict[str, float]
         n_train=args.n_train,
         batch_size=args.batch_size,
         epochs=1,
-        threads=1,
+        threads=args.threads,
     )
     with tempfile.TemporaryDirectory() as tmp:
         trial = _Trial(cfg, Path(tmp), [])
@@ -87,9 +91,14 @@ def main() -> None:
     p.add_argument("--n-train", type=int, default=10_000)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
     args = p.parse_args()
-    torch.set_num_threads(1)
-    print(f"n_train={args.n_train}, batch {args.batch_size}, {args.steps} timed steps, 1 thread")
+    torch.set_num_threads(args.threads)
+    keep_freed_memory()
+    print(
+        f"n_train={args.n_train}, batch {args.batch_size}, {args.steps} timed steps, "
+        f"{args.threads} thread(s)"
+    )
     print("| model | method | s/step | steps/epoch | epoch (extrapolated) | eval s / 1k mols |")
     print("|---|---|---|---|---|---|")
     for model in args.models.split(","):

@@ -1,18 +1,29 @@
-"""Keep freed memory inside the training process, so large per-batch tensors are not re-faulted.
+"""Stop the kernel faulting in the MPNN's large per-batch tensors again and again.
 
-glibc's malloc serves every allocation above 32 MB with a fresh ``mmap`` and returns it on
-``free``. The benchmark MPNN allocates several 160 MB per-edge tensors in every backward pass,
-so each one is faulted in page by page again: on 3-D QM9 at batch 32 that was a third of the
-CPU time of an AIM step (benchmarks/README.md). Serving them from the heap and never trimming it
-keeps the pages mapped; the process then holds its peak memory until it exits, as a caching
-allocator would.
+The benchmark MPNN allocates several 160 MB per-edge tensors in every backward pass, and AIM runs
+that backward once per task. glibc hands each one out as a fresh ``mmap`` that the kernel zeroes
+and faults in 4 KB at a time: on 3-D QM9 that was a third of an AIM step's CPU time. Two cures,
+measured in benchmarks/README.md, one per process (together they were erratic):
+
+- ``keep_freed_memory``: glibc serves large blocks from its heap and never trims it, so freed
+  tensors are reused without any fault or zeroing. Fastest, but only for the main thread's
+  allocations; ``run_trial`` applies it when it runs there (``aimstudy train``). The process
+  then holds its peak memory until it exits, as a caching allocator would.
+- ``HUGE_PAGES_ENV``: torch aligns large CPU tensors to 2 MB and asks for transparent huge pages
+  (512× fewer faults, the zeroing stays). Works in any thread, so Ray's workers get it, whose
+  trials run in a worker thread; torch reads it at its first allocation, hence an environment
+  variable set when the worker starts.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
+import threading
+
+HUGE_PAGES_ENV = {"THP_MEM_ALLOC_ENABLE": "1"}
 
 _M_TRIM_THRESHOLD = -1  # mallopt parameter numbers from glibc's <malloc.h>
 _M_MMAP_MAX = -4
@@ -22,9 +33,13 @@ _NEVER_TRIM = 2**31 - 1  # the largest value mallopt takes (an int): 2 GiB of fr
 def keep_freed_memory() -> bool:
     """Tell glibc's malloc to reuse freed memory instead of unmapping it; True if it applied.
 
-    Takes effect for allocations made from the calling thread's arena (the main thread for
-    ``aimstudy train``); a no-op on other C libraries and platforms.
+    Applies only in the main thread (other threads' arenas map large blocks whatever the
+    setting), and not where torch already uses huge pages; a no-op off Linux and glibc.
     """
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    if os.environ.get("THP_MEM_ALLOC_ENABLE", "0") not in ("0", ""):
+        return False
     if not sys.platform.startswith("linux"):
         return False
     try:

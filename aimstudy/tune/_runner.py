@@ -32,6 +32,7 @@ from aimstudy.tracking import (
     reopen_run,
     start_parent_run,
 )
+from aimstudy.train import HUGE_PAGES_ENV
 from aimstudy.tune._spec import StudySpec
 from aimstudy.tune._trainable import TrialSetup, trainable
 
@@ -179,9 +180,20 @@ def _init_ray(address: str | None, extra: dict[str, Any] | None) -> None:
 
     if ray.is_initialized():
         return
-    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-    kwargs.update(extra or {})
-    ray.init(address=address, **kwargs)
+    ray.init(address=address, **ray_init_kwargs(extra))
+
+
+def ray_init_kwargs(extra: dict[str, Any] | None) -> dict[str, Any]:
+    """Our `ray.init` defaults under the caller's `extra`; workers always get huge pages.
+
+    Trials run in a thread of a worker process, where only huge pages cure the page faults of
+    the MPNN's large tensors (aimstudy/train/_memory.py); an env var the caller set wins.
+    """
+    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, **(extra or {})}
+    runtime_env = dict(kwargs.get("runtime_env") or {})
+    runtime_env["env_vars"] = {**HUGE_PAGES_ENV, **(runtime_env.get("env_vars") or {})}
+    kwargs["runtime_env"] = runtime_env
+    return kwargs
 
 
 # -- Tune -------------------------------------------------------------------------------------
