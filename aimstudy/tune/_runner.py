@@ -187,11 +187,13 @@ def ray_init_kwargs(extra: dict[str, Any] | None) -> dict[str, Any]:
     """Our `ray.init` defaults under the caller's `extra`; workers always get huge pages.
 
     Trials run in a thread of a worker process, where only huge pages cure the page faults of
-    the MPNN's large tensors (aimstudy/train/_memory.py); an env var the caller set wins.
+    the MPNN's large tensors (aimstudy/train/_memory.py); the caller's env vars and the
+    driver's environment win (`THP_MEM_ALLOC_ENABLE=0` opts out).
     """
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, **(extra or {})}
     runtime_env = dict(kwargs.get("runtime_env") or {})
-    runtime_env["env_vars"] = {**HUGE_PAGES_ENV, **(runtime_env.get("env_vars") or {})}
+    ours = {key: os.environ.get(key, value) for key, value in HUGE_PAGES_ENV.items()}
+    runtime_env["env_vars"] = {**ours, **(runtime_env.get("env_vars") or {})}
     kwargs["runtime_env"] = runtime_env
     return kwargs
 
