@@ -1,6 +1,6 @@
 """Stop the kernel faulting in the MPNN's large per-batch tensors again and again.
 
-The benchmark MPNN allocates several 160 MB per-edge tensors in every backward pass, and AIM runs
+The benchmark MPNN allocates several 170 MB per-edge tensors in every backward pass, and AIM runs
 that backward once per task. glibc hands each one out as a fresh ``mmap`` that the kernel zeroes
 and faults in 4 KB at a time: on 3-D QM9 that was a third of an AIM step's CPU time. Two cures,
 measured in benchmarks/README.md, one per process (together they were erratic):
@@ -10,9 +10,9 @@ measured in benchmarks/README.md, one per process (together they were erratic):
   allocations; ``run_trial`` applies it when it runs there (``aimstudy train``). The process
   then holds its peak memory until it exits, as a caching allocator would.
 - ``HUGE_PAGES_ENV``: torch aligns large CPU tensors to 2 MB and asks for transparent huge pages
-  (512× fewer faults, the zeroing stays). Works in any thread, so Ray's workers get it, whose
-  trials run in a worker thread; torch reads it at its first allocation, hence an environment
-  variable set when the worker starts.
+  (17× fewer faults in tests/train/test_memory.py; the zeroing stays). Works in any thread,
+  so Ray's workers get it, whose trials run in a worker thread; torch reads it at its first
+  allocation, hence an environment variable set when the worker starts.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def keep_freed_memory() -> bool:
     """
     if threading.current_thread() is not threading.main_thread():
         return False
-    if os.environ.get("THP_MEM_ALLOC_ENABLE", "0") not in ("0", ""):
+    if any(os.environ.get(key, "0") not in ("0", "") for key in HUGE_PAGES_ENV):
         return False
     if not sys.platform.startswith("linux"):
         return False

@@ -337,17 +337,16 @@ def _outcome(
         else:
             unfinished += 1  # interrupted: its run is closed KILLED, --resume continues it
         rows.append(row)
-    table = pd.DataFrame(rows)
     return StudyOutcome(
-        out,
-        runs.tracking_uri,
-        runs,
-        ray_path,
-        table,
-        len(errors),
-        optuna_storage,
-        errors,
-        unfinished,
+        out_dir=out,
+        tracking_uri=runs.tracking_uri,
+        runs=runs,
+        ray_path=ray_path,
+        table=pd.DataFrame(rows),
+        n_failed=len(errors),
+        optuna_storage=optuna_storage,
+        errors=errors,
+        n_unfinished=unfinished,
     )
 
 

@@ -31,6 +31,15 @@ JOB_TIMEOUT_S = 240
 pytestmark = [pytest.mark.cluster, pytest.mark.integration, pytest.mark.slow]
 
 
+def _run_from_venv(command: list[str], ray: RayCluster, timeout: float) -> None:
+    """Run a command of the project's venv against the loopback cluster; fail with its output."""
+    command = [str(VENV_BIN / command[0]), *command[1:]]
+    done = subprocess.run(
+        command, env=ray.env(), cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
 def test_mlflow_server_writes_to_postgres(
     loopback_mlflow: MLflowServer, loopback_postgres: Postgres
 ) -> None:
@@ -68,12 +77,7 @@ def test_study_runs_across_both_nodes_into_postgres(
         STUDY.relative_to(REPO_ROOT), loopback_ray.address, loopback_mlflow.uri, out,
         tmp_path / "cache",
     )  # fmt: skip
-    command[0] = str(VENV_BIN / command[0])
-    done = subprocess.run(
-        command, env=loopback_ray.env(), cwd=REPO_ROOT, capture_output=True, text=True,
-        timeout=240,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    _run_from_venv(command, loopback_ray, timeout=240)
 
     client = MlflowClient(tracking_uri=loopback_mlflow.uri)
     experiment = client.get_experiment_by_name("loopback-smoke")
@@ -183,12 +187,7 @@ def test_ray_job_submit_runs_a_study_from_the_repository(
         tmp_path / "out", [*JOB_OVERRIDES, f"dataset.cache_dir={tmp_path}/cache"],
         submission_id=name,
     )  # fmt: skip
-    command[0] = str(VENV_BIN / command[0])
-    submitted = subprocess.run(
-        command, env=loopback_ray.env(), cwd=REPO_ROOT, capture_output=True, text=True,
-        timeout=120,
-    )  # fmt: skip
-    assert submitted.returncode == 0, submitted.stdout[-3000:] + submitted.stderr[-3000:]
+    _run_from_venv(command, loopback_ray, timeout=120)
 
     deadline = time.monotonic() + JOB_TIMEOUT_S
     state = _job_status(loopback_ray, name)
