@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from aimstudy.analysis._arms import ARM, grid_columns, label_arms, select_launch
 from aimstudy.analysis._curves import data_efficiency
 from aimstudy.analysis._policy import load_policy, seed_stability
 from aimstudy.analysis._runs import load_runs, parent_runs, results_table
@@ -25,17 +26,19 @@ class StudyAnalysis:
     """Every table derived from one study's MLflow store."""
 
     study: Study
-    runs: pd.DataFrame  # one row per MLflow run (parents and trials)
-    table: pd.DataFrame  # tidy: trial x task x split
+    runs: pd.DataFrame  # one row per MLflow run (parents and trials) of the launch(es) read
+    table: pd.DataFrame  # tidy: trial x task x split, with its `arm` label
     deltas: pd.DataFrame  # Δm% per finished trial
-    delta_summary: pd.DataFrame  # Δm% mean ± CI per method x n_train
-    ranks: pd.DataFrame  # mean rank over tasks per method x n_train
-    comparisons: pd.DataFrame  # AIM vs baselines: Wilcoxon, Holm, effect sizes
+    delta_summary: pd.DataFrame  # Δm% mean ± CI per arm x size
+    ranks: pd.DataFrame  # mean rank over tasks per arm x size
+    comparisons: pd.DataFrame  # AIM arms vs baselines: seeds as replicates, Holm, effect sizes
     curves: pd.DataFrame  # data-efficiency points
     policy: pd.DataFrame  # long policy matrices of every trial that logged them
     stability: pd.DataFrame  # τ agreement across seeds
     cells: pd.DataFrame  # grid cells of the spec and what became of them
     notes: list[str] = field(default_factory=list)
+    size_key: str = "n_train"  # the size key the study varies: the curves' x-axis
+    launch: str = ""  # which launch(es) the tables come from
 
     @property
     def trial_status(self) -> pd.DataFrame:
@@ -48,7 +51,7 @@ class StudyAnalysis:
 
     @property
     def parent_run_id(self) -> str | None:
-        """The latest study launch (parent run), where the report is attached."""
+        """The launch read (the latest of those pooled), where the report is attached."""
         parents = parent_runs(self.runs)
         return None if parents.empty else str(parents.iloc[0]["run_id"])
 
@@ -105,23 +108,28 @@ def grid_status(study: Study, table: pd.DataFrame) -> pd.DataFrame:
 
 
 def analyse(
-    study: Study, split: str = "test", with_policy: bool = True, fallback_reference: str = "ls"
+    study: Study,
+    split: str = "test",
+    with_policy: bool = True,
+    fallback_reference: str = "ls",
+    launch: str | None = None,
 ) -> StudyAnalysis:
-    """Read the study's runs and compute every table of the report.
+    """Read one launch of the study (the latest; `launch` a parent run id, or `all` to pool)
+    and compute every table of the report, per arm and size.
 
     Δm% is against STL; a study without STL (and without `stl_reference`) gets Δm% against
     `fallback_reference` (LS by default), said in `notes` and in the `source` column.
     """
-    runs = load_runs(study.tracking_uri, study.name)
+    runs, which = select_launch(load_runs(study.tracking_uri, study.name), launch)
     if not study.grid:
         study = replace(study, grid=_grid_from_parent(runs))
-    table = results_table(runs)
-    notes: list[str] = []
+    table, size = label_arms(results_table(runs), grid_columns(study.grid))
+    notes: list[str] = [f"tables read {which}"]
     if table.empty:
         notes.append(f"no trial runs in experiment {study.name!r} at {study.tracking_uri}")
-    deltas = delta_m(table, split=split)
+    deltas = delta_m(table, split=split, size=size)
     if not table.empty and deltas.empty:
-        deltas = delta_m(table, split=split, reference=fallback_reference)
+        deltas = delta_m(table, split=split, reference=fallback_reference, size=size)
         notes.append(
             f"no finished `stl` trial and no logged best/test/delta_m: Δm% is computed against "
             f"`{fallback_reference}` instead"
@@ -131,18 +139,20 @@ def analyse(
     finished = table[table["status"] == "FINISHED"] if not table.empty else table
     policy = pd.DataFrame()
     if with_policy and not finished.empty:
-        policy = load_policy(study.tracking_uri, finished)
+        policy = load_policy(study.tracking_uri, finished, size=size)
     return StudyAnalysis(
         study=study,
         runs=runs,
         table=table,
         deltas=deltas,
-        delta_summary=summarize(deltas, "delta_m", ["method", "n_train"]),
-        ranks=mean_ranks(table, split=split),
-        comparisons=compare_to_baselines(table, split=split),
-        curves=data_efficiency(table, deltas, split=split),
+        delta_summary=summarize(deltas, "delta_m", [ARM, size]),
+        ranks=mean_ranks(table, split=split, size=size),
+        comparisons=compare_to_baselines(table, split=split, size=size),
+        curves=data_efficiency(table, deltas, split=split, size=size),
         policy=policy,
         stability=seed_stability(policy) if not policy.empty else pd.DataFrame(),
         cells=grid_status(study, table),
         notes=notes,
+        size_key=size,
+        launch=which,
     )

@@ -1,4 +1,4 @@
-"""Data-efficiency curves: metric against n_train (log axis), one line per method, 95% CI bands.
+"""Data-efficiency curves: metric against the size key (log axis), one line per arm.
 
 Figures use the Agg backend and are returned as matplotlib `Figure`s; `save_figure` writes them.
 """
@@ -12,11 +12,12 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from aimstudy.analysis._stats import finished, summarize
+from aimstudy.analysis._arms import ARM
+from aimstudy.analysis._stats import SIZE, finished, summarize
 
 __all__ = ["data_efficiency", "plot_data_efficiency", "save_figure"]
 
-_POINT_COLUMNS = ["metric", "method", "n_train", "mean", "std", "n", "ci_low", "ci_high"]
+_POINT_COLUMNS = ["metric", ARM, "mean", "std", "n", "ci_low", "ci_high"]
 
 
 def _subplots(nrows: int, ncols: int, figsize: tuple[float, float], squeeze: bool = False):  # noqa: ANN202
@@ -37,26 +38,27 @@ def save_figure(fig: Figure, path: Path, dpi: int = 110) -> Path:
 
 
 def data_efficiency(
-    table: pd.DataFrame, deltas: pd.DataFrame | None = None, split: str = "test"
+    table: pd.DataFrame,
+    deltas: pd.DataFrame | None = None,
+    split: str = "test",
+    size: str = SIZE,
 ) -> pd.DataFrame:
-    """Curve points: per task (and `Δm%` from `deltas`), method and n_train, mean ± 95% CI over
-    seeds. Columns: metric, method, n_train, mean, std, n, ci_low, ci_high."""
-    rows = finished(table, split)
-    per_seed = rows.groupby(["task", "method", "n_train", "seed"], as_index=False)["mae"].mean()
-    parts = [
-        summarize(per_seed, "mae", ["task", "method", "n_train"]).rename(columns={"task": "metric"})
-    ]
+    """Curve points: per task (and `Δm%` from `deltas`), arm and size, mean ± 95% CI over
+    seeds. Columns: metric, arm, <size>, mean, std, n, ci_low, ci_high."""
+    rows = finished(table, split, size)
+    keys = [ARM, size]
+    per_seed = rows.groupby(["task", *keys, "seed"], as_index=False)["mae"].mean()
+    parts = [summarize(per_seed, "mae", ["task", *keys]).rename(columns={"task": "metric"})]
     if deltas is not None and not deltas.empty:
-        per_seed_dm = deltas.groupby(["method", "n_train", "seed"], as_index=False)[
-            "delta_m"
-        ].mean()
-        dm = summarize(per_seed_dm, "delta_m", ["method", "n_train"])
+        per_seed_dm = deltas.groupby([*keys, "seed"], as_index=False)["delta_m"].mean()
+        dm = summarize(per_seed_dm, "delta_m", keys)
         dm.insert(0, "metric", "Δm%")
         parts.append(dm)
     parts = [p for p in parts if not p.empty]
+    columns = [*_POINT_COLUMNS[:2], size, *_POINT_COLUMNS[2:]]
     if not parts:
-        return pd.DataFrame(columns=_POINT_COLUMNS)
-    points = pd.concat(parts, ignore_index=True)[_POINT_COLUMNS]
+        return pd.DataFrame(columns=columns)
+    points = pd.concat(parts, ignore_index=True)[columns]
     order = {name: k for k, name in enumerate([*pd.unique(rows["task"]), "Δm%"])}
     return points.sort_values("metric", key=lambda m: m.map(order), kind="stable").reset_index(
         drop=True
@@ -68,23 +70,30 @@ def _numeric(values: pd.Series) -> bool:
     return bool(pd.to_numeric(values, errors="coerce").gt(0).all())
 
 
+def size_column(points: pd.DataFrame) -> str:
+    """The size key of `data_efficiency` points: the one column that is not a point column."""
+    extra = [c for c in points.columns if c not in _POINT_COLUMNS]
+    return extra[0] if extra else SIZE
+
+
 def _draw(ax: Axes, points: pd.DataFrame, title: str, ylabel: str) -> None:
-    """One panel: a line per method with a shaded 95% interval."""
-    log_x = _numeric(points["n_train"])
-    for method, line in points.groupby("method", sort=True):
+    """One panel: a line per arm with a shaded 95% interval."""
+    size = size_column(points)
+    log_x = _numeric(points[size])
+    for method, line in points.groupby(ARM, sort=True):
         line = line.copy()
-        line["x"] = pd.to_numeric(line["n_train"]) if log_x else line["n_train"].astype(str)
+        line["x"] = pd.to_numeric(line[size]) if log_x else line[size].astype(str)
         line = line.sort_values("x")
         ax.plot(line["x"], line["mean"], marker="o", label=str(method))
         if line["ci_low"].notna().any():
             ax.fill_between(line["x"], line["ci_low"], line["ci_high"], alpha=0.2)
     if log_x:
-        sizes = sorted(pd.to_numeric(points["n_train"]).unique())
+        sizes = sorted(pd.to_numeric(points[size]).unique())
         ax.set_xscale("log")
         ax.set_xticks(sizes, [f"{v:,.0f}" for v in sizes])  # label the sizes actually run
         ax.minorticks_off()
     ax.set_title(title)
-    ax.set_xlabel("n_train")
+    ax.set_xlabel(size)
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)
 

@@ -2,7 +2,7 @@
 
 Input is the long policy table trials log as `policy/policy.parquet` (columns matrix ∈ {tau,
 gate, cosine}, epoch, task_i, task_j, value), gathered over runs by `load_policy` with the run's
-method, n_train and seed attached.
+arm, size and seed attached.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from scipy import stats
 from scipy.cluster import hierarchy
 from scipy.spatial.distance import squareform
 
+from aimstudy.analysis._arms import ARM, with_arm
 from aimstudy.analysis._curves import _subplots
+from aimstudy.analysis._stats import SIZE
 from aimstudy.train import POLICY_COLUMNS
 
 __all__ = [
@@ -38,18 +40,22 @@ __all__ = [
 ]
 
 POLICY_ARTIFACT = "policy/policy.parquet"
-_RUN_KEYS = ["run_id", "method", "n_train", "seed"]
+
+
+def _run_keys(size: str) -> list[str]:
+    return ["run_id", ARM, "method", size, "seed"]
 
 
 def load_policy(
-    tracking_uri: str, trials: pd.DataFrame, artifact: str = POLICY_ARTIFACT
+    tracking_uri: str, trials: pd.DataFrame, artifact: str = POLICY_ARTIFACT, size: str = SIZE
 ) -> pd.DataFrame:
     """Download each finished trial's policy Parquet and stack them with the run's keys.
 
-    `trials` needs run_id, method, n_train, seed (one row per run is enough). Runs without the
-    artifact are skipped. Columns: run_id, method, n_train, seed, matrix, epoch, task_i, task_j,
-    value.
+    `trials` needs run_id, arm, method, <size>, seed (one row per run is enough). Runs without
+    the artifact are skipped. Columns: run_id, arm, method, <size>, seed, matrix, epoch, task_i,
+    task_j, value.
     """
+    keys = _run_keys(size)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per run
     client = MlflowClient(tracking_uri=tracking_uri)
     runs = trials.drop_duplicates("run_id")
@@ -64,12 +70,12 @@ def load_policy(
             missing = set(POLICY_COLUMNS) - set(frame.columns)
             if missing:
                 raise ValueError(f"{artifact} of run {run['run_id']}: missing columns {missing}")
-            for key in _RUN_KEYS:
+            for key in keys:
                 frame[key] = run.get(key)
-            frames.append(frame[[*_RUN_KEYS, *POLICY_COLUMNS]])
+            frames.append(frame[[*keys, *POLICY_COLUMNS]])
             Path(local).unlink()
     if not frames:
-        return pd.DataFrame(columns=[*_RUN_KEYS, *POLICY_COLUMNS])
+        return pd.DataFrame(columns=[*keys, *POLICY_COLUMNS])
     return pd.concat(frames, ignore_index=True)
 
 
@@ -113,21 +119,31 @@ def select_epochs(
     return sorted(set(picks))
 
 
+def _size_of(policy: pd.DataFrame) -> str:
+    """The size column of a `load_policy` table."""
+    fixed = {"run_id", ARM, "method", "seed", *POLICY_COLUMNS}
+    return next((c for c in policy.columns if c not in fixed), SIZE)
+
+
 def choose_policy_group(policy: pd.DataFrame) -> tuple[str, object] | None:
-    """The (method, n_train) to show: a learned τ matrix (prefer a `matrix` method), smallest n."""
+    """The (arm, size) to show: a learned τ matrix (prefer the plain `aim-matrix` arm, then any
+    matrix arm), smallest size."""
+    policy = with_arm(policy)
     tau = policy[policy["matrix"] == "tau"]
     if tau.empty:
         return None
-    methods = sorted(tau["method"].astype(str).unique())
-    method = next((m for m in methods if "matrix" in m), methods[0])
-    sizes = tau[tau["method"].astype(str) == method]["n_train"].unique()
-    size = sorted(sizes, key=lambda v: (isinstance(v, str), v))[0]
-    return method, size
+    size = _size_of(policy)
+    arms = sorted(tau[ARM].astype(str).unique(), key=lambda a: (len(a.split()), a))
+    arm = next((a for a in arms if "matrix" in a), arms[0])
+    sizes = tau[tau[ARM].astype(str) == arm][size].unique()
+    value = sorted(sizes, key=lambda v: (isinstance(v, str), v))[0]
+    return arm, value
 
 
-def group_policy(policy: pd.DataFrame, method: str, n_train: object) -> pd.DataFrame:
-    """Rows of one method at one n_train (all seeds), e.g. the group `choose_policy_group` picks."""
-    return policy[(policy["method"].astype(str) == method) & (policy["n_train"] == n_train)]
+def group_policy(policy: pd.DataFrame, arm: str, size_value: object) -> pd.DataFrame:
+    """Rows of one arm at one size (all seeds), e.g. the group `choose_policy_group` picks."""
+    size, policy = _size_of(policy), with_arm(policy)
+    return policy[(policy[ARM].astype(str) == arm) & (policy[size] == size_value)]
 
 
 def plot_policy_heatmaps(
@@ -225,12 +241,13 @@ def plot_dendrograms(policy: pd.DataFrame) -> Figure:
 
 def seed_stability(policy: pd.DataFrame, matrix: str = "tau") -> pd.DataFrame:
     """How reproducible the learned map is: Spearman correlation of the last-epoch off-diagonal
-    entries between every pair of seeds, per method and n_train.
-    Columns: method, n_train, n_seeds, mean_spearman, min_spearman."""
-    columns = ["method", "n_train", "n_seeds", "mean_spearman", "min_spearman"]
+    entries between every pair of seeds, per arm and size.
+    Columns: arm, <size>, n_seeds, mean_spearman, min_spearman."""
+    size, policy = _size_of(policy), with_arm(policy)
+    columns = [ARM, size, "n_seeds", "mean_spearman", "min_spearman"]
     rows = policy[(policy["matrix"] == matrix) & (policy["task_i"] != policy["task_j"])]
     records = []
-    for (method, n_train), group in rows.groupby(["method", "n_train"]):
+    for (arm, size_value), group in rows.groupby([ARM, size]):
         last = group[group["epoch"] == group["epoch"].max()]
         wide = last.pivot_table(index=["task_i", "task_j"], columns="seed", values="value")
         wide = wide.dropna()
@@ -240,8 +257,8 @@ def seed_stability(policy: pd.DataFrame, matrix: str = "tau") -> pd.DataFrame:
                 rhos.append(stats.spearmanr(wide[a], wide[b]).statistic)
         records.append(
             {
-                "method": method,
-                "n_train": n_train,
+                ARM: arm,
+                size: size_value,
                 "n_seeds": wide.shape[1],
                 "mean_spearman": float(np.mean(rhos)) if rhos else float("nan"),
                 "min_spearman": float(np.min(rhos)) if rhos else float("nan"),

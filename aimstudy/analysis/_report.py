@@ -85,7 +85,7 @@ def report_figures(analysis: StudyAnalysis) -> tuple[dict[str, Figure], list[str
         attempt("policy_evolution", lambda: plot_policy_evolution(chosen))
         attempt("task_dendrograms", lambda: plot_dendrograms(chosen))
         notes.append(
-            f"policy figures show method {group[0]} at n_train={group[1]}, mean over seeds"
+            f"policy figures show arm {group[0]} at {analysis.size_key}={group[1]}, mean over seeds"
         )
     if analysis.study.optuna_storage:
         try:

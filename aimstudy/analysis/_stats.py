@@ -1,8 +1,9 @@
 """Statistics over the tidy results table: Δm% against STL, mean ranks, paired tests.
 
-All functions take the table of `results_table` (one row per trial x task x split) and use only
-finished trials. Lower MAE is better throughout, so a negative Δm or relative difference means
-the method beats its reference.
+All functions take the table of `results_table` with its `arm` column (`label_arms`; one row per
+trial x task x split) and use only finished trials. Groups are arm x size (`size`, the size key
+the study varies, `n_train` by default) x seed. Lower MAE is better throughout, so a negative Δm
+or relative difference means the arm beats its reference.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from aimstudy.analysis._arms import ARM, SIZE_KEYS
 
 __all__ = [
     "compare_to_baselines",
@@ -20,46 +23,58 @@ __all__ = [
     "summarize",
 ]
 
-_KEYS = ["method", "n_train", "seed"]
+SIZE = SIZE_KEYS[0]
 
 
-def finished(table: pd.DataFrame, split: str = "test") -> pd.DataFrame:
-    """Rows of finished trials on one split with a MAE; missing n_train/seed become one group."""
+def _keys(size: str) -> list[str]:
+    return [ARM, size, "seed"]
+
+
+def finished(table: pd.DataFrame, split: str = "test", size: str = SIZE) -> pd.DataFrame:
+    """Rows of finished trials on one split with a MAE; a missing size/seed becomes one group, a
+    missing arm is the method."""
     if table.empty or "split" not in table.columns:
-        return pd.DataFrame(columns=[*_KEYS, "run_id", "task", "mae"])
+        return pd.DataFrame(columns=[*_keys(size), "method", "run_id", "task", "mae"])
     rows = table[(table["status"] == "FINISHED") & (table["split"] == split)]
     rows = rows[rows["mae"].notna()].copy()
-    for key, default in (("n_train", "all"), ("seed", 0)):
+    for key, default in ((size, "all"), ("seed", 0), ("method", "?")):
         if key not in rows.columns:
             rows[key] = default
+    if ARM not in rows.columns:
+        rows[ARM] = rows["method"].astype(str)
     return rows
 
 
-def _task_mae(rows: pd.DataFrame) -> pd.DataFrame:
-    """Mean MAE per method x n_train x seed x task (averaging repeated configurations)."""
-    return rows.groupby([*_KEYS, "task"], as_index=False, dropna=False)["mae"].mean()
+def _task_mae(rows: pd.DataFrame, size: str = SIZE) -> pd.DataFrame:
+    """Mean MAE per arm x size x seed x task (averaging repeated configurations)."""
+    return rows.groupby([*_keys(size), "task"], as_index=False, dropna=False)["mae"].mean()
 
 
-def delta_m(table: pd.DataFrame, split: str = "test", reference: str = "stl") -> pd.DataFrame:
+def delta_m(
+    table: pd.DataFrame, split: str = "test", reference: str = "stl", size: str = SIZE
+) -> pd.DataFrame:
     """Δm% of each finished trial against the STL reference.
 
     Δm = mean_t (MAE_t − MAE_t^ref) / MAE_t^ref × 100 over the tasks both have. The reference is
     the `reference` method's runs at the same n_train and seed (`source=<reference>`), else the
-    mean of its seeds at that n_train (`<reference>-mean`), else the trial's logged
+    mean of its seeds at that size (`<reference>-mean`), else the trial's logged
     `best/test/delta_m` metric (`logged`) when the table carries a `delta_m_logged` column.
-    Columns: run_id, method, n_train, seed, delta_m, n_tasks, source.
+    The reference is matched by method, so every STL arm at a size pools into one reference.
+    Columns: run_id, arm, method, <size>, seed, delta_m, n_tasks, source.
     """
-    rows = finished(table, split)
+    rows = finished(table, split, size)
+    keys = _keys(size)
+    columns = ["run_id", ARM, "method", *keys[1:], "delta_m", "n_tasks", "source"]
     if rows.empty:
-        return pd.DataFrame(columns=["run_id", *_KEYS, "delta_m", "n_tasks", "source"])
+        return pd.DataFrame(columns=columns)
     ref = rows[rows["method"] == reference]
-    by_seed = ref.groupby(["n_train", "seed", "task"])["mae"].mean()
-    by_size = ref.groupby(["n_train", "task"])["mae"].mean()
+    by_seed = ref.groupby([size, "seed", "task"])["mae"].mean()
+    by_size = ref.groupby([size, "task"])["mae"].mean()
     records = []
     for run_id, run in rows.groupby("run_id", sort=False):
         first = run.iloc[0]
-        key = (first["n_train"], first["seed"])
-        record = {"run_id": run_id, **{k: first[k] for k in _KEYS}}
+        key = (first[size], first["seed"])
+        record = {"run_id": run_id, **{k: first[k] for k in [ARM, "method", *keys[1:]]}}
         exact = [by_seed.get((*key, t)) for t in run["task"]]
         mean = [by_size.get((key[0], t)) for t in run["task"]]
         for source, refs in ((reference, exact), (f"{reference}-mean", mean)):
@@ -85,7 +100,7 @@ def delta_m(table: pd.DataFrame, split: str = "test", reference: str = "stl") ->
                         "source": "logged",
                     }
                 )
-    return pd.DataFrame(records, columns=["run_id", *_KEYS, "delta_m", "n_tasks", "source"])
+    return pd.DataFrame(records, columns=columns)
 
 
 def summarize(frame: pd.DataFrame, value: str, by: list[str]) -> pd.DataFrame:
@@ -108,23 +123,23 @@ def summarize(frame: pd.DataFrame, value: str, by: list[str]) -> pd.DataFrame:
     return out
 
 
-def mean_ranks(table: pd.DataFrame, split: str = "test") -> pd.DataFrame:
-    """Mean rank of each method over tasks at each n_train (1 = lowest MAE, ties averaged).
+def mean_ranks(table: pd.DataFrame, split: str = "test", size: str = SIZE) -> pd.DataFrame:
+    """Mean rank of each arm over tasks at each size (1 = lowest MAE, ties averaged).
 
-    Methods are ranked per task on their MAE averaged over seeds (scipy `rankdata`, method
-    `average`). Columns: n_train, method, mean_rank, n_tasks.
+    Arms are ranked per task on their MAE averaged over seeds (scipy `rankdata`, method
+    `average`). Columns: <size>, arm, mean_rank, n_tasks.
     """
-    rows = finished(table, split)
+    rows = finished(table, split, size)
     if rows.empty:
-        return pd.DataFrame(columns=["n_train", "method", "mean_rank", "n_tasks"])
-    per_task = rows.groupby(["n_train", "task", "method"], as_index=False)["mae"].mean()
-    per_task["rank"] = per_task.groupby(["n_train", "task"])["mae"].transform(
+        return pd.DataFrame(columns=[size, ARM, "mean_rank", "n_tasks"])
+    per_task = rows.groupby([size, "task", ARM], as_index=False)["mae"].mean()
+    per_task["rank"] = per_task.groupby([size, "task"])["mae"].transform(
         lambda s: stats.rankdata(s.to_numpy(), method="average")
     )
-    out = per_task.groupby(["n_train", "method"], as_index=False).agg(
+    out = per_task.groupby([size, ARM], as_index=False).agg(
         mean_rank=("rank", "mean"), n_tasks=("task", "nunique")
     )
-    return out.sort_values(["n_train", "mean_rank"]).reset_index(drop=True)
+    return out.sort_values([size, "mean_rank"]).reset_index(drop=True)
 
 
 def holm(pvalues: list[float] | np.ndarray) -> np.ndarray:
@@ -159,37 +174,77 @@ def rank_biserial(differences: np.ndarray) -> float:
     return float((positive - negative) / (positive + negative))
 
 
-def _paired(rows: pd.DataFrame, a: str, b: str) -> pd.DataFrame:
-    """Task x seed pairs where both methods have a MAE, at each n_train."""
-    mae = _task_mae(rows)
-    left = mae[mae["method"] == a].drop(columns="method")
-    right = mae[mae["method"] == b].drop(columns="method")
-    return left.merge(right, on=["n_train", "seed", "task"], suffixes=("_a", "_b"))
+def _paired(rows: pd.DataFrame, a: str, b: str, size: str = SIZE) -> pd.DataFrame:
+    """Task x seed pairs where both arms have a MAE, at each size."""
+    mae = _task_mae(rows, size)
+    left = mae[mae[ARM] == a].drop(columns=ARM)
+    right = mae[mae[ARM] == b].drop(columns=ARM)
+    return left.merge(right, on=[size, "seed", "task"], suffixes=("_a", "_b"))
 
 
-def _test(pairs: pd.DataFrame) -> dict[str, float]:
-    """Wilcoxon signed-rank on relative differences plus effect sizes for one comparison."""
-    rel = ((pairs["mae_a"] - pairs["mae_b"]) / pairs["mae_b"]).to_numpy()
-    nonzero = rel[rel != 0]
-    if len(nonzero) >= 1:
-        result = stats.wilcoxon(rel, zero_method="wilcox", alternative="two-sided")
+def _test(pairs: pd.DataFrame, size: str = SIZE) -> dict[str, float]:
+    """Arm a vs arm b with the seed as the replicate: per seed, the mean over tasks of the
+    relative difference (MAE_a − MAE_b) / MAE_b (a Δm of a against b); then a one-sample t-test
+    of those per-seed values against 0 (df = seeds − 1). Tasks are not treated as independent
+    replicates (several QM9 targets are near-duplicates); wins/losses count tasks on seed means."""
+    rel = (pairs["mae_a"] - pairs["mae_b"]) / pairs["mae_b"] * 100.0
+    per_seed = rel.groupby([pairs[size].astype(str), pairs["seed"]]).mean().to_numpy()
+    per_task = pairs.groupby("task")[["mae_a", "mae_b"]].mean()
+    n = len(per_seed)
+    mean = float(per_seed.mean()) if n else float("nan")
+    if n > 1 and per_seed.std(ddof=1) > 0:
+        result = stats.ttest_1samp(per_seed, 0.0)
         statistic, p_value = float(result.statistic), float(result.pvalue)
+        half = stats.t.ppf(0.975, n - 1) * per_seed.std(ddof=1) / np.sqrt(n)
     else:
-        statistic, p_value = float("nan"), float("nan")
+        statistic, p_value, half = float("nan"), float("nan"), float("nan")
     return {
-        "n_pairs": len(rel),
-        "wins": int((rel < 0).sum()),
-        "losses": int((rel > 0).sum()),
-        "median_rel_diff_pct": float(np.median(rel) * 100.0) if len(rel) else float("nan"),
-        "rank_biserial": rank_biserial(rel),
+        "n_seeds": n,
+        "n_tasks": len(per_task),
+        "wins": int((per_task["mae_a"] < per_task["mae_b"]).sum()),
+        "losses": int((per_task["mae_a"] > per_task["mae_b"]).sum()),
+        "mean_rel_diff_pct": mean,
+        "ci_low": mean - half,
+        "ci_high": mean + half,
+        "rank_biserial": rank_biserial(rel.to_numpy()),
         "statistic": statistic,
         "p_value": p_value,
     }
 
 
 def _size_key(value: object) -> tuple[bool, object]:
-    """Sort n_train numerically, with any text label (e.g. `all`) last."""
+    """Sort sizes numerically, with any text label (e.g. `all`) last."""
     return (isinstance(value, str), value if not isinstance(value, str) else 0)
+
+
+COMPARISON_COLUMNS = [
+    ARM,
+    "baseline",
+    "n_seeds",
+    "n_tasks",
+    "wins",
+    "losses",
+    "mean_rel_diff_pct",
+    "ci_low",
+    "ci_high",
+    "rank_biserial",
+    "statistic",
+    "p_value",
+    "p_holm",
+]
+
+
+def _pairs_to_compare(rows: pd.DataFrame, aim_prefix: str) -> list[tuple[str, str]]:
+    """(arm, baseline) pairs: every AIM arm against every non-AIM arm, and every AIM ablation
+    arm (an AIM arm with options) against its method's plain arm when the study has one."""
+    arms = rows.drop_duplicates(ARM)[[ARM, "method"]]
+    method_of = dict(zip(arms[ARM].astype(str), arms["method"].astype(str), strict=True))
+    names = sorted(method_of)
+    aims = [a for a in names if method_of[a].startswith(aim_prefix)]
+    baselines = [a for a in names if not method_of[a].startswith(aim_prefix)]
+    pairs = [(a, b) for a in aims for b in baselines]
+    pairs += [(a, method_of[a]) for a in aims if a != method_of[a] and method_of[a] in method_of]
+    return pairs
 
 
 def compare_to_baselines(
@@ -197,47 +252,32 @@ def compare_to_baselines(
     split: str = "test",
     aim_prefix: str = "aim",
     pooled: bool = True,
+    size: str = SIZE,
 ) -> pd.DataFrame:
-    """AIM vs each baseline: paired Wilcoxon signed-rank over task x seed pairs, Holm-corrected.
+    """AIM arms vs each baseline arm (and AIM ablation arms vs their plain AIM arm), per size.
 
-    Differences are relative, (MAE_aim − MAE_base) / MAE_base, so tasks in different units weigh
-    alike. One comparison per AIM method x baseline x n_train (plus `n_train=all` pooling sizes
-    when `pooled`). Holm runs over every row of the returned table. Columns: method, baseline,
-    n_train, n_pairs, wins, losses, median_rel_diff_pct, rank_biserial, statistic, p_value,
-    p_holm. Negative median difference / rank-biserial favour AIM.
+    The replicate is the seed (`_test`): the effect is the mean relative MAE difference in %
+    (negative favours the arm), its 95% t-interval over seeds and a one-sample t-test, Holm-
+    corrected over every row of the returned table. A pooled row (`<size>=all`, seeds of every
+    size as replicates) is added when `pooled` and there are several sizes. Columns: arm,
+    baseline, <size>, n_seeds, n_tasks, wins, losses (tasks, on seed means), mean_rel_diff_pct,
+    ci_low, ci_high, rank_biserial (over task x seed pairs, descriptive), statistic, p_value,
+    p_holm.
     """
-    rows = finished(table, split)
-    columns = [
-        "method",
-        "baseline",
-        "n_train",
-        "n_pairs",
-        "wins",
-        "losses",
-        "median_rel_diff_pct",
-        "rank_biserial",
-        "statistic",
-        "p_value",
-        "p_holm",
-    ]
-    methods = sorted(rows["method"].dropna().unique(), key=str) if not rows.empty else []
-    aims = [m for m in methods if str(m).startswith(aim_prefix)]
-    baselines = [m for m in methods if not str(m).startswith(aim_prefix)]
+    rows = finished(table, split, size)
+    columns = [*COMPARISON_COLUMNS[:2], size, *COMPARISON_COLUMNS[2:]]
     records = []
-    for aim in aims:
-        for base in baselines:
-            pairs = _paired(rows, aim, base)
-            groups = [
-                (size, pairs[pairs["n_train"] == size])
-                for size in sorted(pairs["n_train"].unique(), key=_size_key)
-            ]
-            if pooled and len(groups) > 1:
-                groups.append(("all", pairs))
-            for size, group in groups:
-                if len(group):
-                    records.append(
-                        {"method": aim, "baseline": base, "n_train": size, **_test(group)}
-                    )
+    for arm, base in _pairs_to_compare(rows, aim_prefix) if not rows.empty else []:
+        pairs = _paired(rows, arm, base, size)
+        groups = [
+            (value, pairs[pairs[size] == value])
+            for value in sorted(pairs[size].unique(), key=_size_key)
+        ]
+        if pooled and len(groups) > 1:
+            groups.append(("all", pairs))
+        for value, group in groups:
+            if len(group):
+                records.append({ARM: arm, "baseline": base, size: value, **_test(group, size)})
     out = pd.DataFrame(records, columns=columns[:-1])
     out["p_holm"] = holm(out["p_value"].to_numpy()) if len(out) else []
     return out

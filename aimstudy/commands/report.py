@@ -24,6 +24,13 @@ def register(subparsers: argparse._SubParsersAction, summary: str) -> None:
         "--out", type=Path, default=None, help="report folder (default: <study folder>/report)"
     )
     parser.add_argument(
+        "--launch",
+        default=None,
+        metavar="ID",
+        help="which launch to report: a parent run id (or a unique prefix of 6+ characters), "
+        "'all' to pool every launch (the report says so); default: the latest",
+    )
+    parser.add_argument(
         "--no-log", action="store_true", help="do not attach the report to the parent MLflow run"
     )
     parser.set_defaults(func=run)
@@ -34,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from aimstudy.analysis import analyse, log_report, open_study, write_report
 
     study = open_study(args.study, tracking_uri=args.tracking_uri, experiment=args.experiment)
-    analysis = analyse(study)
+    analysis = analyse(study, launch=args.launch)
     files = write_report(analysis, args.out)
     status = ", ".join(f"{r.trials} {r.status.lower()}" for r in analysis.trial_status.itertuples())
     print(f"study {study.name}: {status or 'no trials'}")

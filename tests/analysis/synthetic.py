@@ -133,8 +133,11 @@ def make_study(
     folder.mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{(folder / 'mlflow.db').resolve()}"
     client = MlflowClient(tracking_uri=uri)
-    experiment_id = client.create_experiment(
-        name, artifact_location=(folder / "artifacts").as_uri()
+    existing = client.get_experiment_by_name(name)  # a second launch into the same study
+    experiment_id = (
+        existing.experiment_id
+        if existing
+        else client.create_experiment(name, artifact_location=(folder / "artifacts").as_uri())
     )
     parent = client.create_run(
         experiment_id, run_name=name, tags={"aimstudy.role": "study", "aimstudy.study": name}

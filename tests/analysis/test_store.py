@@ -96,10 +96,10 @@ def test_grid_status_lists_failed_and_missing_cells(analysis) -> None:  # noqa: 
 
 
 def test_study_statistics_from_store(analysis) -> None:  # noqa: ANN001
-    dm = analysis.delta_summary.set_index(["method", "n_train"])["mean"]
+    dm = analysis.delta_summary.set_index(["arm", "n_train"])["mean"]
     assert dm[("stl", 100)] == pytest.approx(0.0)
     assert dm[("aim-matrix", 100)] < 0 < dm[("ls", 100)]  # synthetic effects: 0.9 and 1.05
-    ranks = analysis.ranks[analysis.ranks["n_train"] == 100].set_index("method")["mean_rank"]
+    ranks = analysis.ranks[analysis.ranks["n_train"] == 100].set_index("arm")["mean_rank"]
     assert ranks["aim-matrix"] < ranks["ls"]
     assert set(analysis.comparisons["baseline"]) == {"ls", "stl"}
     assert analysis.trial_status.set_index("status")["trials"].to_dict() == {
