@@ -19,7 +19,14 @@ from ._intervene import gate, gram_weights, intervene
 from ._ls import LS
 from ._mgda import MGDA
 from ._nashmtl import NashMTL
-from ._objective import difficulty_weights, guide_align_term, magnitude_term, progress_term
+from ._objective import (
+    GUIDE_REDUCES,
+    difficulty_weights,
+    guide_align_term,
+    magnitude_term,
+    progress_term,
+    reduce_guide,
+)
 from ._pcgrad import PCGrad
 from ._policy import MatrixPolicy, ScalarPolicy
 from ._registry import get, names, options, register
@@ -46,6 +53,7 @@ __all__ = [
     "AIMScalar",
     "ENGINES",
     "GUIDE_MODES",
+    "GUIDE_REDUCES",
     "GramianMethod",
     "LS",
     "MTLMethod",
@@ -66,6 +74,7 @@ __all__ = [
     "names",
     "options",
     "progress_term",
+    "reduce_guide",
     "register",
     "task_gradients",
 ]

@@ -15,20 +15,41 @@ from torch import Tensor
 from ._base import Diagnostics, MTLMethod, StepInputs, conflict_rate, pair_mask
 from ._engine import assign_grads
 from ._intervene import AGGREGATES, gram_weights
-from ._objective import difficulty_weights, guide_align_term, magnitude_term, progress_term
+from ._objective import (
+    GUIDE_REDUCES,
+    difficulty_weights,
+    guide_align_term,
+    magnitude_term,
+    progress_term,
+    reduce_guide,
+)
 from ._policy import MatrixPolicy, ScalarPolicy, _Policy
 from ._registry import register
 
 GUIDE_MODES = ("align", "lookahead", "none")
+LOOKAHEAD_STEP = 1e-4  # look-ahead distance / ||θ_s||; chosen in docs/policy-objective.md
+_TINY = 1e-12
 
 
 class AIM(MTLMethod):
     """AIM with a scalar or matrix policy; every [choice] of aim-method.md is an option.
 
-    ``k`` gate temperature, ``tau_init`` initial τ, ``aggregate`` sum|mean, ``conflict_only`` gate
-    only conflicting pairs, ``lambda_g/lambda_m/lambda_p`` guidance, magnitude and progress weights,
-    ``guide_mode`` align|lookahead|none, ``policy_lr`` the policy's Adam, ``grad_at`` params or
-    representation (then ``guide_mode`` must be ``none``), ``engine`` the task-gradient engine.
+    Gate: ``k`` temperature, ``tau_init`` initial τ, ``aggregate`` sum|mean, ``conflict_only``
+    gate only conflicting pairs. Policy objective, minimised in τ by the policy's Adam
+    (``policy_lr``): ``lambda_g·L_guide + lambda_m·(||g_int|| − Σ||g_i||)² −
+    lambda_p·Σ α_i g_int·g_i`` (docs/policy-objective.md: each term, its scale, and the measured
+    pull of each on τ, all within 10× of one another at the defaults).
+
+    - ``guide_mode``: ``align`` (``L_guide = −g_guide·g_int``), ``lookahead`` (the secant of the
+      guidance loss over a step of ``lookahead_step·||θ_s||`` along ``−g_int``, independent of the
+      model's learning rate; its pull matches ``align``'s to first order) or ``none``.
+    - ``guide_reduce``: ``mean`` (default) takes ``g_guide`` and the lookahead loss on the mean of
+      the guidance batch's task losses over its labelled tasks, on the scale of the progress term
+      whose α sum to 1; ``sum`` is the behaviour before issue 11 (guidance ~T× the other terms).
+    - ``learn_policy=False`` keeps τ at ``tau_init`` for the whole trial: the frozen-τ control.
+      No policy step and no guidance batch (``uses_guidance`` is False); the same diagnostics.
+    - ``grad_at`` params or representation (then ``guide_mode`` must be ``none``), ``engine`` the
+      task-gradient engine.
     """
 
     needs_jacobian: ClassVar[bool] = True
@@ -45,16 +66,23 @@ class AIM(MTLMethod):
         lambda_m: float = 0.01,
         lambda_p: float = 0.08,
         guide_mode: str = "align",
+        guide_reduce: str = "mean",
+        lookahead_step: float = LOOKAHEAD_STEP,
+        learn_policy: bool = True,
         policy_lr: float = 1e-3,
         grad_at: str = "params",
         engine: str = "loop",
     ) -> None:
         super().__init__(n_tasks, grad_at=grad_at, engine=engine)
-        _check_aim_options(k, aggregate, guide_mode, grad_at, lambda_g, lambda_m, lambda_p)
+        lambdas = {"lambda_g": lambda_g, "lambda_m": lambda_m, "lambda_p": lambda_p}
+        _check_aim_options(k, aggregate, guide_mode, grad_at, lambdas)
+        _check_policy_options(guide_reduce, lookahead_step, learn_policy)
         self.k, self.aggregate, self.conflict_only = float(k), aggregate, bool(conflict_only)
         self.lambda_g, self.lambda_m, self.lambda_p = float(lambda_g), float(lambda_m), lambda_p
-        self.guide_mode = guide_mode
-        self.uses_guidance = guide_mode != "none" and lambda_g > 0
+        self.guide_mode, self.guide_reduce = guide_mode, guide_reduce
+        self.lookahead_step, self.learn_policy = float(lookahead_step), learn_policy
+        # a frozen τ needs no guidance gradient: the trial then never draws a guidance batch
+        self.uses_guidance = learn_policy and guide_mode != "none" and lambda_g > 0
         self.policy = self.policy_cls(n_tasks, tau_init=tau_init, lr=policy_lr)
 
     def reset(self) -> None:
@@ -81,28 +109,50 @@ class AIM(MTLMethod):
 
     def _step(self, inputs: StepInputs, present: Tensor) -> Diagnostics:
         G, head_grads = self._task_gradients(inputs, present)  # [T, d]
-        rows = G
-        if self.uses_guidance and self.guide_mode == "align":
-            rows = torch.cat([G, self._guide_gradient(inputs)[None]])  # [T+1, d]
-        K_aug = rows @ rows.T  # [T(+1), T(+1)]
-        T = self.n_tasks
-        K = K_aug[:T, :T]
-        tau = self.policy()
-        w, W, C = gram_weights(K, tau, self.k, self.aggregate, self.conflict_only)
+        K_aug = self._gram(inputs, G)  # [T(+1), T(+1)]
+        tau = self.policy() if self.learn_policy else self.policy().detach()
+        w, W, C = self._weights_at(K_aug, tau)
         self._apply_weights(inputs, w, G)
         assign_grads(inputs.head_params, head_grads)
         terms = self._objective(inputs, present, K_aug, G, w)
-        loss = self.lambda_g * terms["loss_guide"] + self.lambda_m * terms["loss_magnitude"]
-        loss = loss - self.lambda_p * terms["loss_progress"]
-        if loss.requires_grad:
+        loss = self.policy_loss(terms)
+        if self.learn_policy and loss.requires_grad:
             self.policy.step(loss)
         return self._diagnostics(present, tau, W, C, w, terms, loss)
 
+    def policy_terms(self, inputs: StepInputs, tau: Tensor | None = None) -> dict[str, Tensor]:
+        """The objective's three terms (unweighted) at ``tau`` (default the current τ).
+
+        Differentiable in ``tau``; sets no ``.grad`` and steps nothing, so a measurement
+        (benchmarks/bench_policy_pull.py) can take each term's gradient in τ on its own.
+        """
+        present = self._check(inputs)
+        G, _ = self._task_gradients(inputs, present)
+        K_aug = self._gram(inputs, G)
+        w, _, _ = self._weights_at(K_aug, self.policy() if tau is None else tau)
+        return self._objective(inputs, present, K_aug, G, w)
+
+    def policy_loss(self, terms: dict[str, Tensor]) -> Tensor:
+        """``λ_g·loss_guide + λ_m·loss_magnitude − λ_p·loss_progress`` (minimised in τ)."""
+        loss = self.lambda_g * terms["loss_guide"] + self.lambda_m * terms["loss_magnitude"]
+        return loss - self.lambda_p * terms["loss_progress"]
+
+    def _gram(self, inputs: StepInputs, G: Tensor) -> Tensor:
+        """``K = G Gᵀ``, with ``g_guide`` appended as row and column T for ``align``."""
+        rows = G
+        if self.uses_guidance and self.guide_mode == "align":
+            rows = torch.cat([G, self._guide_gradient(inputs)[None]])  # [T+1, d]
+        return rows @ rows.T
+
+    def _weights_at(self, K_aug: Tensor, tau: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        T = self.n_tasks
+        return gram_weights(K_aug[:T, :T], tau, self.k, self.aggregate, self.conflict_only)
+
     def _guide_gradient(self, inputs: StepInputs) -> Tensor:
-        """``g_guide = ∇_{θ_s} Σ_i L_i(guidance batch)`` flattened [d], a constant."""
-        guide = inputs.guide_losses(None)  # type: ignore[misc]
+        """``g_guide = ∇_{θ_s}`` of the reduced guidance loss (``guide_reduce``), flat [d]."""
+        guide = reduce_guide(inputs.guide_losses(None), self.guide_reduce)  # type: ignore[misc]
         grads = torch.autograd.grad(
-            guide.sum(), list(inputs.shared_params), allow_unused=True, materialize_grads=True
+            guide, list(inputs.shared_params), allow_unused=True, materialize_grads=True
         )
         return torch.cat([g.reshape(-1) for g in grads]).detach()
 
@@ -125,15 +175,29 @@ class AIM(MTLMethod):
         return terms
 
     def _lookahead(self, inputs: StepInputs, G: Tensor, w: Tensor) -> Tensor:
-        """Guidance loss at ``θ_s − lr · g_int(τ)`` through a functional call (first order)."""
+        """``(s/r)·(L(θ_s − r·g_int/s) − L(θ_s))``: the secant form of ``align``.
+
+        ``L`` is the reduced guidance loss, ``s = ||g_int||`` and ``r = lookahead_step·||θ_s||``
+        (both constants). The look-ahead point lies a fixed fraction of the encoder's norm away
+        along ``−g_int``, whatever the gradients' scale, and the quotient's gradient in τ is
+        ``−∇L(θ')·∂g_int/∂τ``: ``align``'s with ``g_guide`` taken at the look-ahead point, so the
+        two have one scale and ``lookahead_step → 0`` gives ``align`` (docs/policy-objective.md).
+        """
         g_int = w @ G  # [d], differentiable in τ only (G is constant)
+        params = list(inputs.shared_params)
+        theta_norm = torch.sqrt(sum(p.detach().square().sum() for p in params))  # type: ignore[arg-type]
+        scale = self.lookahead_step * theta_norm / g_int.detach().norm().clamp_min(_TINY)
         override: dict[str, Tensor] = {}
         offset = 0
-        for name, p in zip(inputs.shared_param_names, inputs.shared_params, strict=True):  # type: ignore[arg-type]
+        for name, p in zip(inputs.shared_param_names, params, strict=True):  # type: ignore[arg-type]
             n = p.numel()
-            override[name] = p.detach() - inputs.lr * g_int[offset : offset + n].view_as(p)
+            override[name] = p.detach() - scale * g_int[offset : offset + n].view_as(p)
             offset += n
-        return inputs.guide_losses(override).sum()  # type: ignore[misc]
+        guide_losses = inputs.guide_losses
+        after = reduce_guide(guide_losses(override), self.guide_reduce)  # type: ignore[misc]
+        with torch.no_grad():
+            before = reduce_guide(guide_losses(None), self.guide_reduce)  # type: ignore[misc]
+        return (after - before) / scale.clamp_min(_TINY)
 
     def _diagnostics(
         self,
@@ -162,13 +226,7 @@ class AIM(MTLMethod):
 
 
 def _check_aim_options(
-    k: float,
-    aggregate: str,
-    guide_mode: str,
-    grad_at: str,
-    lambda_g: float,
-    lambda_m: float,
-    lambda_p: float,
+    k: float, aggregate: str, guide_mode: str, grad_at: str, lambdas: dict[str, float]
 ) -> None:
     """One-line ValueErrors for bad AIM options, before anything is built."""
     if not k > 0:
@@ -177,14 +235,25 @@ def _check_aim_options(
         raise ValueError(f"aggregate must be one of {list(AGGREGATES)}; got {aggregate!r}")
     if guide_mode not in GUIDE_MODES:
         raise ValueError(f"guide_mode must be one of {list(GUIDE_MODES)}; got {guide_mode!r}")
-    for name, value in (("lambda_g", lambda_g), ("lambda_m", lambda_m), ("lambda_p", lambda_p)):
+    for name, value in lambdas.items():
         if value < 0:
             raise ValueError(f"{name} must be >= 0; got {value!r}")
-    if grad_at == "representation" and guide_mode != "none" and lambda_g > 0:
+    if grad_at == "representation" and guide_mode != "none" and lambdas["lambda_g"] > 0:
         raise ValueError(
             "grad_at='representation' needs guide_mode='none' (a guidance batch has its own "
             "representation, so its gradient there cannot be compared)"
         )
+
+
+def _check_policy_options(guide_reduce: str, lookahead_step: float, learn_policy: bool) -> None:
+    """One-line ValueErrors for the options of issue 11 (reduction, lookahead step, frozen τ)."""
+    if guide_reduce not in GUIDE_REDUCES:
+        raise ValueError(f"guide_reduce must be one of {list(GUIDE_REDUCES)}; got {guide_reduce!r}")
+    number = isinstance(lookahead_step, int | float) and not isinstance(lookahead_step, bool)
+    if not (number and lookahead_step > 0):
+        raise ValueError(f"lookahead_step must be a number > 0; got {lookahead_step!r}")
+    if not isinstance(learn_policy, bool):
+        raise ValueError(f"learn_policy must be true or false; got {learn_policy!r}")
 
 
 @register("aim-scalar")

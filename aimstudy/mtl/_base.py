@@ -31,7 +31,8 @@ class StepInputs:
     [T] bool (None = all present), ``shared_params`` the encoder, ``head_params`` the heads,
     ``representation`` [B, H] the heads' input (for ``grad_at="representation"``),
     ``guide_losses(params_override) -> [T]`` losses on a guidance batch, ``shared_param_names``
-    (keys of ``params_override`` for ``guide_mode="lookahead"``), ``lr`` the model learning rate,
+    (keys of ``params_override`` for ``guide_mode="lookahead"``), ``lr`` the model learning rate
+    (informational: AIM's lookahead has its own step, ``lookahead_step``),
     ``diagnose`` also compute the gradient-cosine matrix when the method would not.
     """
 
@@ -70,7 +71,9 @@ class MTLMethod(nn.Module, ABC):
     """Base of all methods: validates inputs, sets ``.grad`` of shared and head parameters.
 
     ``uses_guidance`` says whether the trainer must pass ``guide_losses``; ``permutation_invariant``
-    whether relabelling the tasks permutes the output accordingly (tested by the property suite).
+    whether relabelling the tasks permutes the output accordingly (tested by the property suite);
+    ``needs_losses_after_step`` whether the trainer must call ``after_step`` with the same batch's
+    losses recomputed after the model step (FAMO; the others pay nothing for it).
     Optimizers a method owns (returned by ``_optimizers``) are saved in ``state_dict``.
     """
 
@@ -78,6 +81,7 @@ class MTLMethod(nn.Module, ABC):
     uses_guidance: bool = False
     permutation_invariant: ClassVar[bool] = True
     needs_jacobian: ClassVar[bool] = False
+    needs_losses_after_step: ClassVar[bool] = False
 
     def __init__(self, n_tasks: int, grad_at: str = "params", engine: str = "loop") -> None:
         super().__init__()
@@ -100,6 +104,13 @@ class MTLMethod(nn.Module, ABC):
         present = self._check(inputs)
         diag = self._step(inputs, present)
         return {k: (v.detach().cpu() if isinstance(v, Tensor) else v) for k, v in diag.items()}
+
+    def after_step(self, losses_after: Tensor) -> None:
+        """The per-task losses [T] of the batch just used, recomputed after the model step.
+
+        The trainer calls it right after ``optimizer.step()`` (under ``torch.no_grad``), and only
+        for a method whose ``needs_losses_after_step`` is True; a no-op here.
+        """
 
     def reset(self) -> None:
         """Forget all state (learned weights, histories, optimizer moments)."""

@@ -9,6 +9,23 @@ from __future__ import annotations
 from torch import Tensor
 
 _TINY = 1e-12
+GUIDE_REDUCES = ("mean", "sum")
+
+
+def reduce_guide(losses: Tensor, how: str = "mean") -> Tensor:
+    """The guidance loss from per-task guidance losses [T]: their sum, or their mean.
+
+    ``mean`` divides by the number of tasks labelled in the guidance batch, recognised by a
+    non-zero masked loss (the trainer's masked loss is exactly 0, with a zero gradient, for a task
+    without labels; a labelled task at exactly zero error has a zero gradient too, so leaving it
+    out only rescales). With dense labels that is all T tasks. The mean keeps ``g_guide`` on the
+    scale of one task's gradient, as the difficulty weights α (which sum to 1) keep the progress
+    term, so neither λ_g nor λ_p has to absorb a factor T.
+    """
+    if how == "sum":
+        return losses.sum()
+    labelled = (losses.detach() != 0).sum().clamp_min(1)
+    return losses.sum() / labelled.to(losses.dtype)
 
 
 def magnitude_term(K: Tensor, w: Tensor) -> Tensor:

@@ -232,7 +232,18 @@ class _Trial:
         )
         diag.add(st.method.backward(inputs))
         st.optimizer.step()
+        if st.method.needs_losses_after_step:
+            st.method.after_step(self._losses_after_step(batch, target))
         return float(losses.detach()[present].mean()) if bool(present.any()) else 0.0
+
+    def _losses_after_step(self, batch: Any, target: Tensor) -> Tensor:
+        """The same batch's per-task losses [T] under the stepped model (FAMO), no graph.
+
+        The model stays in training mode, as in FAMO's code: a dropout layer draws a new mask.
+        """
+        with torch.no_grad():
+            pred = self.state.model(batch)  # [B, T]
+        return masked_task_losses(pred, target, batch.y_mask, self.config.loss)[0]
 
     def _guide_fn(self) -> Callable[[dict[str, Tensor] | None], Tensor]:
         """Per-task losses on the next guidance batch, optionally with overridden parameters."""

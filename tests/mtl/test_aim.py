@@ -13,8 +13,9 @@ from aimstudy.mtl import (
     intervene,
     magnitude_term,
     progress_term,
+    reduce_guide,
 )
-from aimstudy.testing import ToyProblem
+from aimstudy.testing import ToyProblem, run_steps
 
 torch.set_default_dtype(torch.float32)
 
@@ -161,6 +162,15 @@ def test_bad_options_are_clear_errors() -> None:
         get("aim-matrix", 3, lambda_x=1.0)
     with pytest.raises(ValueError, match="guide_mode must be one of"):
         get("aim-matrix", 3, guide_mode="ahead")
+    with pytest.raises(
+        ValueError, match=r"guide_reduce must be one of \['mean', 'sum'\]; got 'max'"
+    ):
+        get("aim-matrix", 3, guide_reduce="max")
+    for bad in (0.0, -1.0, "big", True):
+        with pytest.raises(ValueError, match="lookahead_step must be a number > 0"):
+            get("aim-scalar", 3, lookahead_step=bad)
+    with pytest.raises(ValueError, match="learn_policy must be true or false; got 'no'"):
+        get("aim-scalar", 3, learn_policy="no")
     with pytest.raises(ValueError, match="grad_at='representation' needs guide_mode='none'"):
         get("aim-scalar", 3, grad_at="representation")
     problem = ToyProblem(3)
@@ -194,12 +204,14 @@ def test_no_gradient_reaches_the_network_through_the_policy(guide_mode: str) -> 
         assert not p.requires_grad or p.grad is not None
 
 
-def test_policy_step_follows_the_objective_gradient() -> None:
+@pytest.mark.parametrize("guide_reduce", ["mean", "sum"])
+def test_policy_step_follows_the_objective_gradient(guide_reduce: str) -> None:
     problem = ToyProblem(3)
-    method = get("aim-matrix", 3, guide_mode="align", policy_lr=0.01)
+    method = get("aim-matrix", 3, guide_mode="align", policy_lr=0.01, guide_reduce=guide_reduce)
     inputs = problem.inputs()
     G = _jacobian(problem)
-    guide = problem.guide_losses(None).sum()
+    guide_losses = problem.guide_losses(None)  # [3], every task labelled
+    guide = guide_losses.mean() if guide_reduce == "mean" else guide_losses.sum()
     grads = torch.autograd.grad(guide, problem.shared_params())
     g_guide = torch.cat([g.reshape(-1) for g in grads])
     tau = torch.zeros(3, 3, requires_grad=True)
@@ -217,17 +229,79 @@ def test_policy_step_follows_the_objective_gradient() -> None:
     )
 
 
-def test_lookahead_term_is_the_guidance_loss_after_the_step() -> None:
-    problem = ToyProblem(3)
-    method = get("aim-scalar", 3, guide_mode="lookahead", lambda_m=0.0, lambda_p=0.0)
-    diag = method.backward(problem.inputs(lr=0.5))
-    g = problem.shared_grad()
+def _lookahead_value(problem: ToyProblem, g_int: torch.Tensor, step: float) -> float:
+    """``(s/r)(L(θ − r·g_int/s) − L(θ))`` by hand, L the mean guidance loss."""
     w_, b_ = problem.encoder.weight, problem.encoder.bias
     n = w_.numel()
-    params = {"weight": w_ - 0.5 * g[:n].view_as(w_), "bias": b_ - 0.5 * g[n:].view_as(b_)}
-    expected = problem.guide_losses(params).sum().detach()
-    assert diag["loss_guide"] == pytest.approx(float(expected), rel=1e-5)
-    assert diag["loss_policy"] == pytest.approx(float(expected), rel=1e-5)
+    r = step * float(torch.cat([w_.reshape(-1), b_]).detach().norm())
+    s = float(g_int.norm())
+    ahead = {
+        "weight": w_ - r / s * g_int[:n].view_as(w_),
+        "bias": b_ - r / s * g_int[n:].view_as(b_),
+    }
+    after, before = problem.guide_losses(ahead).mean(), problem.guide_losses(None).mean()
+    return float((after - before).detach()) * s / r
+
+
+@pytest.mark.parametrize("lr", [1e-3, 0.5])
+def test_lookahead_term_is_the_secant_of_the_guidance_loss(lr: float) -> None:
+    """Its own step (a fraction of ||θ_s||), whatever the model's learning rate."""
+    problem = ToyProblem(3)
+    method = get(
+        "aim-scalar", 3, guide_mode="lookahead", lookahead_step=0.05, lambda_m=0.0, lambda_p=0.0
+    )
+    diag = method.backward(problem.inputs(lr=lr))
+    expected = _lookahead_value(problem, problem.shared_grad(), 0.05)
+    assert diag["loss_guide"] == pytest.approx(expected, rel=1e-4)
+    assert diag["loss_policy"] == pytest.approx(expected, rel=1e-4)
+
+
+def _guide_grad_in_tau(mode: str, **opts: object) -> torch.Tensor:
+    problem = ToyProblem(3)
+    method = get("aim-matrix", 3, guide_mode=mode, **opts)  # type: ignore[arg-type]
+    tau = torch.full((3, 3), 0.1, requires_grad=True)
+    terms = method.policy_terms(problem.inputs(), tau)
+    return torch.autograd.grad(terms["loss_guide"], tau)[0]
+
+
+def test_lookahead_pulls_like_align_for_a_short_step() -> None:
+    """First order: the secant's gradient in τ is align's, on the same scale."""
+    align = _guide_grad_in_tau("align")
+    short = _guide_grad_in_tau("lookahead", lookahead_step=1e-5)
+    torch.testing.assert_close(short, align, rtol=1e-3, atol=1e-4)
+    long = _guide_grad_in_tau("lookahead", lookahead_step=0.3)
+    assert not torch.allclose(long, align, rtol=1e-2, atol=1e-3)  # beyond first order it differs
+
+
+def test_guide_reduce_mean_is_the_sum_over_labelled_tasks() -> None:
+    losses = torch.tensor([1.0, 0.0, 2.0, 3.0])  # task 1 has no label in the guidance batch
+    assert float(reduce_guide(losses, "sum")) == 6.0
+    assert float(reduce_guide(losses, "mean")) == 2.0
+    assert float(reduce_guide(torch.zeros(3), "mean")) == 0.0
+    mean = _guide_grad_in_tau("align", guide_reduce="mean")
+    total = _guide_grad_in_tau("align", guide_reduce="sum")
+    torch.testing.assert_close(total, 3 * mean)  # dense toy labels: the mean is the sum / 3
+
+
+def test_frozen_policy_keeps_tau_and_still_reports() -> None:
+    problem = ToyProblem(3)
+    frozen = get("aim-matrix", 3, tau_init=0.2, learn_policy=False, policy_lr=0.5)
+    assert frozen.uses_guidance is False
+    for diag in run_steps(frozen, problem, 5):
+        torch.testing.assert_close(diag["tau"], torch.full((3, 3), 0.2), rtol=0, atol=0)
+        assert diag["gate"].shape == (3, 3) and diag["cosine"].shape == (3, 3)
+        assert diag["mean_gate"] > 0
+    assert frozen.policy.optimizer.state_dict()["state"] == {}  # never stepped
+    learned = get("aim-matrix", 3, tau_init=0.2, policy_lr=0.5)
+    taus = [d["tau"] for d in run_steps(learned, ToyProblem(3), 5)]
+    assert not torch.equal(taus[-1], torch.full((3, 3), 0.2))
+
+
+def test_frozen_scalar_policy_keeps_tau() -> None:
+    method = get("aim-scalar", 3, tau_init=-0.1, learn_policy=False, policy_lr=0.5)
+    for diag in run_steps(method, ToyProblem(3), 3):
+        assert diag["mean_tau"] == pytest.approx(-0.1, abs=1e-7)
+    assert float(method.policy.tau.detach()) == pytest.approx(-0.1, abs=1e-7)
 
 
 def test_diagnostics_of_one_step() -> None:

@@ -105,8 +105,6 @@ def test_scalarized_methods_match_torchjd(name: str) -> None:
         torch.manual_seed(step)
         theirs.zero_grad()
         losses = theirs.losses()
-        if name == "famo" and step > 0:
-            scalarizer.update(losses.detach())  # our FAMO updates with the next batch's losses
         torch.autograd.backward(
             scalarizer(losses), inputs=theirs.shared_params(), retain_graph=True
         )
@@ -118,6 +116,10 @@ def test_scalarized_methods_match_torchjd(name: str) -> None:
                 scalarizer.log_var.copy_(method.scalarizer.log_var)
         for p in (ours, theirs):
             p.sgd_step()
+        if name == "famo":  # both learn from the same batch's losses after the step
+            with torch.no_grad():
+                method.after_step(ours.losses())
+                scalarizer.update(theirs.losses())
         method.on_epoch_end()
         if name == "dwa":
             scalarizer.step()

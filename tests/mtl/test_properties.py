@@ -11,6 +11,8 @@ from aimstudy.testing import MTLMethodTestSuite
 
 VARIANTS: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in names()] + [
     ("aim-matrix", {"guide_mode": "lookahead"}),
+    ("aim-matrix", {"learn_policy": False}),
+    ("aim-scalar", {"guide_reduce": "sum", "guide_mode": "lookahead"}),
     ("aim-matrix", {"guide_mode": "none", "aggregate": "mean", "conflict_only": True}),
     ("aim-scalar", {"guide_mode": "none", "grad_at": "representation"}),
     ("pcgrad", {"engine": "torchjd"}),

@@ -34,6 +34,8 @@ def test_aim_options_and_defaults() -> None:
     assert opts["lambda_g"] == 1.0 and opts["lambda_m"] == 0.01 and opts["lambda_p"] == 0.08
     assert opts["guide_mode"] == "align" and opts["policy_lr"] == 1e-3
     assert opts["conflict_only"] is False
+    assert opts["guide_reduce"] == "mean" and opts["learn_policy"] is True
+    assert opts["lookahead_step"] == 1e-4
     assert get("aim-matrix", 3).policy.tau.shape == (3, 3)
     assert get("aim-scalar", 3).policy.tau.shape == ()
     assert get("aim-matrix", 3, guide_mode="none").uses_guidance is False
@@ -52,3 +54,14 @@ def test_bad_names_and_options() -> None:
         get("aim-scalar", 3, aggregate="max")
     with pytest.raises(ValueError, match="lambda_m must be >= 0"):
         get("aim-scalar", 3, lambda_m=-1.0)
+
+
+@pytest.mark.parametrize("name", ["ls", "pcgrad", "famo"])
+def test_policy_options_are_unknown_to_methods_without_a_policy(name: str) -> None:
+    """learn_policy (and the other AIM options) fail in one line through the option check."""
+    for key, value in (("learn_policy", False), ("guide_reduce", "mean")):
+        with pytest.raises(
+            ValueError, match=rf"unknown option\(s\) \['{key}'\] for MTL method"
+        ) as e:
+            get(name, 3, **{key: value})
+        assert "\n" not in str(e.value)

@@ -100,6 +100,58 @@ def test_method_options_reach_the_method(
     assert np.isfinite(row["train/loss"]) and np.isfinite(row["val/norm_mae"])
 
 
+def _spy_famo(monkeypatch: pytest.MonkeyPatch) -> list[list[torch.Tensor]]:
+    """Per step, the losses FAMO gets in ``backward`` and then in ``after_step``."""
+    steps: list[list[torch.Tensor]] = []
+    backward, after_step = mtl.FAMO.backward, mtl.FAMO.after_step
+
+    def spy_backward(self: mtl.FAMO, inputs: mtl.StepInputs) -> dict[str, Any]:
+        steps.append([inputs.losses.detach().clone()])
+        return backward(self, inputs)
+
+    def spy_after_step(self: mtl.FAMO, losses_after: torch.Tensor) -> None:
+        steps[-1].append(losses_after.clone())
+        after_step(self, losses_after)
+
+    monkeypatch.setattr(mtl.FAMO, "backward", spy_backward)
+    monkeypatch.setattr(mtl.FAMO, "after_step", spy_after_step)
+    return steps
+
+
+def test_famo_learns_from_the_same_batch_after_the_step(
+    tiny_qm9: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trainer recomputes the step's own batch after ``optimizer.step()`` for FAMO."""
+    steps = _spy_famo(monkeypatch)
+    run_trial(_config(tiny_qm9(), method="famo", lr=1e-9), tmp_path / "still")
+    assert len(steps) == 2 and all(len(s) == 2 for s in steps)  # 32 primary, batches of 16
+    for before, after in steps:  # a model that barely moved: the same batch, the same losses
+        torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-6)
+    steps.clear()
+    run_trial(_config(tiny_qm9(), method="famo", lr=1e-2), tmp_path / "moving")
+    assert len(steps) == 2
+    for before, after in steps:  # ...and taken after the step
+        assert not torch.equal(after, before)
+
+
+def test_frozen_policy_keeps_tau_at_init_through_a_trial(tiny_qm9: Any, tmp_path: Path) -> None:
+    def tau_rows(learn: bool) -> pd.DataFrame:
+        opts = {"tau_init": 0.25, "learn_policy": learn, "policy_lr": 0.05}
+        cfg = _config(tiny_qm9(), method="aim-matrix", method_options=opts, epochs=2)
+        run_trial(cfg, tmp_path / str(learn))
+        policy = pd.read_parquet(tmp_path / str(learn) / "policy.parquet")
+        assert {"tau", "gate", "cosine"} <= set(policy["matrix"])
+        return policy[policy.matrix == "tau"]
+
+    frozen = tau_rows(False)
+    assert sorted(set(frozen.epoch)) == [1, 2] and len(frozen) == 2 * 11 * 11
+    np.testing.assert_allclose(frozen["value"], 0.25, rtol=0, atol=1e-7)
+    state = torch.load(tmp_path / "False" / "checkpoints" / "last.pt", weights_only=False)
+    assert torch.equal(state["method"]["policy.tau"], torch.full((11, 11), 0.25))
+    learned = tau_rows(True)
+    assert float((learned["value"] - 0.25).abs().max()) > 1e-3
+
+
 def run_state_at_init(cfg: TrialConfig, result: TrialResult) -> dict[str, torch.Tensor]:
     """The model state a trial starts from (same seed, same builder)."""
     from aimstudy.train._checkpoint import seed_everything
@@ -145,7 +197,7 @@ def test_ls_gets_a_cosine_matrix_through_diagnose_every(tiny_qm9: Any, tmp_path:
     assert "policy/conflict_rate" in rec.reports[0].metrics
 
 
-@pytest.mark.parametrize("method", ["aim-matrix", "rlw"])
+@pytest.mark.parametrize("method", ["aim-matrix", "rlw", "famo"])
 def test_resume_equals_uninterrupted(method: str, tiny_qm9: Any, tmp_path: Path) -> None:
     """3 epochs straight == 2 epochs, stop, resume for the third (policy Adam, guidance stream,
     RNG of the random-weight method, scheduler and Adam moments all come back)."""
