@@ -11,7 +11,22 @@ Typical use::
 from __future__ import annotations
 
 from aimstudy.analysis._analysis import StudyAnalysis, analyse, grid_status
-from aimstudy.analysis._curves import data_efficiency, plot_data_efficiency, save_figure
+from aimstudy.analysis._checks import (
+    correlated_groups,
+    task_correlation,
+    trial_epochs,
+    undertrained,
+    with_interval_note,
+)
+from aimstudy.analysis._curves import (
+    arm_groups,
+    data_efficiency,
+    data_efficiency_figures,
+    plot_data_efficiency,
+    plot_delta_m,
+    save_figure,
+    seed_points,
+)
 from aimstudy.analysis._policy import (
     POLICY_ARTIFACT,
     choose_policy_group,
@@ -23,6 +38,7 @@ from aimstudy.analysis._policy import (
     policy_matrix,
     seed_stability,
     select_epochs,
+    stability_of,
 )
 from aimstudy.analysis._report import (
     ReportFiles,
@@ -47,7 +63,9 @@ from aimstudy.analysis._stats import (
     summarize,
 )
 from aimstudy.analysis._study import Study, open_study, resolve_tracking_uri
+from aimstudy.analysis._summary import summary_lines
 from aimstudy.analysis._tuning import TuningView, tuning_summary, tuning_views
+from aimstudy.analysis._units import study_units, task_units
 
 __all__ = [
     "POLICY_ARTIFACT",
@@ -56,9 +74,12 @@ __all__ = [
     "StudyAnalysis",
     "TuningView",
     "analyse",
+    "arm_groups",
     "choose_policy_group",
     "compare_to_baselines",
+    "correlated_groups",
     "data_efficiency",
+    "data_efficiency_figures",
     "delta_m",
     "grid_status",
     "group_policy",
@@ -71,6 +92,7 @@ __all__ = [
     "open_study",
     "parent_runs",
     "plot_data_efficiency",
+    "plot_delta_m",
     "plot_dendrograms",
     "plot_policy_evolution",
     "plot_policy_heatmaps",
@@ -80,12 +102,21 @@ __all__ = [
     "resolve_tracking_uri",
     "results_table",
     "save_figure",
+    "seed_points",
     "seed_stability",
     "select_epochs",
     "split_task_metrics",
+    "stability_of",
+    "study_units",
     "summarize",
+    "summary_lines",
+    "task_correlation",
+    "task_units",
+    "trial_epochs",
     "tuning_summary",
     "tuning_views",
+    "undertrained",
+    "with_interval_note",
     "write_report",
     "write_results",
 ]

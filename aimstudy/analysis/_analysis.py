@@ -12,11 +12,18 @@ from typing import Any
 import pandas as pd
 
 from aimstudy.analysis._arms import ARM, grid_columns, label_arms, select_launch
-from aimstudy.analysis._curves import data_efficiency
+from aimstudy.analysis._checks import (
+    correlated_groups,
+    task_correlation,
+    undertrained,
+    with_interval_note,
+)
+from aimstudy.analysis._curves import data_efficiency, seed_points
 from aimstudy.analysis._policy import load_policy, seed_stability
 from aimstudy.analysis._runs import load_runs, parent_runs, results_table
 from aimstudy.analysis._stats import compare_to_baselines, delta_m, mean_ranks, summarize
 from aimstudy.analysis._study import Study
+from aimstudy.analysis._units import study_units
 
 __all__ = ["StudyAnalysis", "analyse", "grid_status"]
 
@@ -29,16 +36,21 @@ class StudyAnalysis:
     runs: pd.DataFrame  # one row per MLflow run (parents and trials) of the launch(es) read
     table: pd.DataFrame  # tidy: trial x task x split, with its `arm` label
     deltas: pd.DataFrame  # Δm% per finished trial
-    delta_summary: pd.DataFrame  # Δm% mean ± CI per arm x size
+    delta_summary: pd.DataFrame  # Δm% mean ± CI per arm x size; `interval` says how made
     ranks: pd.DataFrame  # mean rank over tasks per arm x size
     comparisons: pd.DataFrame  # AIM arms vs baselines: seeds as replicates, Holm, effect sizes
-    curves: pd.DataFrame  # data-efficiency points
+    curves: pd.DataFrame  # data-efficiency points (mean ± CI over seeds)
     policy: pd.DataFrame  # long policy matrices of every trial that logged them
     stability: pd.DataFrame  # τ agreement across seeds
     cells: pd.DataFrame  # grid cells of the spec and what became of them
     notes: list[str] = field(default_factory=list)
     size_key: str = "n_train"  # the size key the study varies: the curves' x-axis
     launch: str = ""  # which launch(es) the tables come from
+    curve_seeds: pd.DataFrame = field(default_factory=pd.DataFrame)  # the curves' seed values
+    undertrained: pd.DataFrame = field(default_factory=pd.DataFrame)  # best epoch = last, per arm
+    task_correlation: pd.DataFrame = field(default_factory=pd.DataFrame)  # task x task Spearman
+    correlated: list[list[str]] = field(default_factory=list)  # tasks whose MAEs move together
+    units: dict[str, str] = field(default_factory=dict)  # task -> unit its MAE is reported in
 
     @property
     def trial_status(self) -> pd.DataFrame:
@@ -82,29 +94,34 @@ def _grid_from_parent(runs: pd.DataFrame) -> dict[str, list[Any]]:
 def grid_status(study: Study, table: pd.DataFrame) -> pd.DataFrame:
     """Each grid cell of the spec with its outcome: finished, failed, running or missing.
 
-    Grid keys that are not trial params are ignored. Columns: the grid keys, status, runs.
+    A trial belongs to the first cell whose every logged key it matches (keys that are not
+    trial params are ignored). Columns: the cells' keys, status, runs.
     """
     cells = study.expected_cells()
     trials = table.drop_duplicates("run_id") if not table.empty else table
-    keys = [k for k in study.grid if k in trials.columns]
+    keys = list(dict.fromkeys(k for cell in cells for k in cell if k in trials.columns))
     if not cells or not keys:
         return pd.DataFrame(columns=[*keys, "status", "runs"])
-    seen: dict[tuple[str, ...], list[str]] = {}
+    statuses: list[list[str]] = [[] for _ in cells]
     for _, run in trials.iterrows():
-        seen.setdefault(tuple(_norm(run[k]) for k in keys), []).append(str(run["status"]))
+        for k, cell in enumerate(cells):
+            if all(_norm(run[key]) == _norm(value) for key, value in cell.items() if key in keys):
+                statuses[k].append(str(run["status"]))
+                break
     records = []
-    for cell in cells:
-        statuses = seen.get(tuple(_norm(cell[k]) for k in keys), [])
-        if "FINISHED" in statuses:
-            status = "finished"
-        elif "RUNNING" in statuses or "SCHEDULED" in statuses:
-            status = "running"
-        elif statuses:
-            status = "failed"
-        else:
-            status = "missing"
-        records.append({**{k: cell[k] for k in keys}, "status": status, "runs": len(statuses)})
-    return pd.DataFrame(records).drop_duplicates(subset=keys)
+    for cell, found in zip(cells, statuses, strict=True):
+        records.append(
+            {**{k: cell.get(k) for k in keys}, "status": _cell_status(found), "runs": len(found)}
+        )
+    return pd.DataFrame(records)
+
+
+def _cell_status(statuses: list[str]) -> str:
+    if "FINISHED" in statuses:
+        return "finished"
+    if "RUNNING" in statuses or "SCHEDULED" in statuses:
+        return "running"
+    return "failed" if statuses else "missing"
 
 
 def analyse(
@@ -140,12 +157,13 @@ def analyse(
     policy = pd.DataFrame()
     if with_policy and not finished.empty:
         policy = load_policy(study.tracking_uri, finished, size=size)
+    correlation = task_correlation(table, split=split, size=size)
     return StudyAnalysis(
         study=study,
         runs=runs,
         table=table,
         deltas=deltas,
-        delta_summary=summarize(deltas, "delta_m", [ARM, size]),
+        delta_summary=with_interval_note(summarize(deltas, "delta_m", [ARM, size])),
         ranks=mean_ranks(table, split=split, size=size),
         comparisons=compare_to_baselines(table, split=split, size=size),
         curves=data_efficiency(table, deltas, split=split, size=size),
@@ -155,4 +173,9 @@ def analyse(
         notes=notes,
         size_key=size,
         launch=which,
+        curve_seeds=seed_points(table, deltas, split=split, size=size),
+        undertrained=undertrained(table, runs),
+        task_correlation=correlation,
+        correlated=correlated_groups(correlation),
+        units=study_units(table),
     )

@@ -22,6 +22,7 @@ from scipy.cluster import hierarchy
 from scipy.spatial.distance import squareform
 
 from aimstudy.analysis._arms import ARM, with_arm
+from aimstudy.analysis._checks import STABLE_SPEARMAN, format_spearman
 from aimstudy.analysis._curves import _subplots
 from aimstudy.analysis._stats import SIZE
 from aimstudy.train import POLICY_COLUMNS
@@ -37,9 +38,13 @@ __all__ = [
     "policy_matrix",
     "seed_stability",
     "select_epochs",
+    "stability_of",
+    "stability_title",
 ]
 
 POLICY_ARTIFACT = "policy/policy.parquet"
+_COLORBAR = {"tau": "τ (cosine threshold)", "gate": "gate (0 = blocked, 1 = open)"}
+_WARN = "tab:red"
 
 
 def _run_keys(size: str) -> list[str]:
@@ -146,12 +151,51 @@ def group_policy(policy: pd.DataFrame, arm: str, size_value: object) -> pd.DataF
     return policy[(policy[ARM].astype(str) == arm) & (policy[size] == size_value)]
 
 
+def stability_of(stability: pd.DataFrame, arm: str, size_value: object) -> float | None:
+    """The `seed_stability` mean Spearman of one arm at one size; None when not measured."""
+    if stability is None or stability.empty:
+        return None
+    size = stability.columns[1]  # seed_stability's columns: arm, <size>, n_seeds, ...
+    row = stability[(stability[ARM].astype(str) == str(arm)) & (stability[size] == size_value)]
+    value = float(row["mean_spearman"].iloc[0]) if len(row) else float("nan")
+    return None if np.isnan(value) else value
+
+
+def stability_title(policy: pd.DataFrame, stability: float | None) -> tuple[str, bool]:
+    """(title, warn) for a policy figure: which arm, size and seeds it averages and how
+    reproducible its τ pattern is across seeds; `warn` when below STABLE_SPEARMAN."""
+    policy = with_arm(policy)
+    size = _size_of(policy)
+    arms = ", ".join(sorted(policy[ARM].astype(str).unique())) if ARM in policy else "?"
+    sizes = ", ".join(str(v) for v in pd.unique(policy[size])) if size in policy else "?"
+    seeds = policy["seed"].nunique() if "seed" in policy else 0
+    head = f"{arms} at {size}={sizes}, mean of {seeds} seed{'s' if seeds != 1 else ''}"
+    if stability is None:
+        return f"{head}; τ seed stability not measured (needs 2 seeds)", False
+    rho = format_spearman(stability)
+    if stability < STABLE_SPEARMAN:
+        return (
+            f"{head}\nτ pattern not reproducible across seeds (Spearman {rho}): "
+            "do not read task relations from it",
+            True,
+        )
+    return f"{head}; τ seed stability: Spearman {rho} between seeds", False
+
+
+def _title(fig: Figure, policy: pd.DataFrame, stability: float | None) -> None:
+    text, warn = stability_title(policy, stability)
+    fig.suptitle(text, fontsize=10, color=_WARN if warn else "black")
+
+
 def plot_policy_heatmaps(
     policy: pd.DataFrame,
     matrices: tuple[str, ...] = ("tau", "gate"),
     epochs: list[int] | None = None,
+    stability: float | None = None,
 ) -> Figure:
-    """Heatmaps of each matrix (rows) at early/middle/late epochs (columns), mean over seeds."""
+    """Heatmaps of each matrix (rows) at early/middle/late epochs (columns), mean over seeds;
+    the title names the arm, size and seeds and carries the τ seed stability (`stability`,
+    a mean Spearman from `seed_stability`), in red with a warning below STABLE_SPEARMAN."""
     present = [m for m in matrices if (policy["matrix"] == m).any()]
     if not present:
         raise ValueError(f"policy heatmaps: none of the matrices {matrices} were logged")
@@ -159,7 +203,10 @@ def plot_policy_heatmaps(
     n_tasks = len(_labels(policy))
     size = max(3.0, 0.35 * n_tasks + 1.5)
     fig, axes = _subplots(
-        len(present), len(epochs), figsize=(size * len(epochs), size * len(present)), squeeze=False
+        len(present),
+        len(epochs),
+        figsize=(size * len(epochs), size * len(present) + 0.6),
+        squeeze=False,
     )
     for row, matrix in enumerate(present):
         values = policy[policy["matrix"] == matrix]["value"]
@@ -172,20 +219,26 @@ def plot_policy_heatmaps(
             )
             ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
             ax.set_yticks(range(len(labels)), labels, fontsize=7)
+            ax.set_xlabel("task j", fontsize=8)
+            ax.set_ylabel("task i", fontsize=8)
             ax.set_title(f"{matrix} at epoch {epoch}", fontsize=9)
-            fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    fig.tight_layout()
+            bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+            bar.set_label(_COLORBAR.get(matrix, matrix), fontsize=7)
+    _title(fig, policy, stability)
     return fig
 
 
 def plot_policy_evolution(
-    policy: pd.DataFrame, matrices: tuple[str, ...] = ("tau", "gate")
+    policy: pd.DataFrame,
+    matrices: tuple[str, ...] = ("tau", "gate"),
+    stability: float | None = None,
 ) -> Figure:
-    """Each off-diagonal pair over epochs (thin lines) and their mean (thick), per matrix."""
+    """Each off-diagonal pair over epochs (thin lines) and their mean (thick), per matrix; the
+    title as `plot_policy_heatmaps`."""
     present = [m for m in matrices if (policy["matrix"] == m).any()]
     if not present:
         raise ValueError(f"policy evolution: none of the matrices {matrices} were logged")
-    fig, axes = _subplots(1, len(present), figsize=(5.0 * len(present), 3.6), squeeze=False)
+    fig, axes = _subplots(1, len(present), figsize=(5.0 * len(present), 4.0), squeeze=False)
     for ax, matrix in zip(axes.flat, present, strict=True):
         rows = policy[(policy["matrix"] == matrix) & (policy["task_i"] != policy["task_j"])]
         per_pair = rows.groupby(["task_i", "task_j", "epoch"])["value"].mean().unstack(level=2)
@@ -200,10 +253,10 @@ def plot_policy_evolution(
         )
         ax.set_title(f"{matrix} over training")
         ax.set_xlabel("epoch")
-        ax.set_ylabel(matrix)
+        ax.set_ylabel(_COLORBAR.get(matrix, matrix))
         ax.legend(fontsize=8)
         ax.grid(True, alpha=0.3)
-    fig.tight_layout()
+    _title(fig, policy, stability)
     return fig
 
 
@@ -217,25 +270,27 @@ def _linkage(distance: np.ndarray) -> np.ndarray:
     return hierarchy.linkage(squareform(np.clip(d, 0.0, None), checks=False), method="average")
 
 
-def plot_dendrograms(policy: pd.DataFrame) -> Figure:
+def plot_dendrograms(policy: pd.DataFrame, stability: float | None = None) -> Figure:
     """Task clustering from the learned τ (last epoch; low τ = permissive = close) beside the
-    clustering from gradient cosines (mean over epochs; distance 1 − cos)."""
+    clustering from gradient cosines (mean over epochs; distance 1 − cos); the title as
+    `plot_policy_heatmaps` (the τ clustering is only as reproducible as the τ pattern)."""
     panels = []
     if (policy["matrix"] == "tau").any():
         last = int(policy[policy["matrix"] == "tau"]["epoch"].max())
         labels, tau = policy_matrix(policy, "tau", last)
-        panels.append((f"learned τ (epoch {last})", labels, tau))
+        panels.append((f"learned τ (epoch {last})", labels, tau, "distance: τ, shifted to ≥ 0"))
     if (policy["matrix"] == "cosine").any():
         labels, cos = policy_matrix(policy, "cosine")
-        panels.append(("gradient cosine (mean over epochs)", labels, 1.0 - cos))
+        panels.append(("gradient cosine (mean over epochs)", labels, 1.0 - cos, "1 − cosine"))
     panels = [p for p in panels if len(p[1]) >= 2]
     if not panels:
         raise ValueError("dendrograms: need a τ or cosine matrix over at least two tasks")
-    fig, axes = _subplots(1, len(panels), figsize=(5.5 * len(panels), 3.8), squeeze=False)
-    for ax, (title, labels, distance) in zip(axes.flat, panels, strict=True):
+    fig, axes = _subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+    for ax, (title, labels, distance, ylabel) in zip(axes.flat, panels, strict=True):
         hierarchy.dendrogram(_linkage(distance), labels=labels, ax=ax, leaf_rotation=90)
         ax.set_title(title)
-    fig.tight_layout()
+        ax.set_ylabel(f"{ylabel} (average linkage)", fontsize=8)
+    _title(fig, policy, stability)
     return fig
 
 

@@ -1,5 +1,7 @@
 """Write a study report: figures (PNG), Markdown tables and one self-contained HTML page.
 
+The report opens with a plain-language summary (`summary_lines`): best arms, every AIM-vs-
+baseline effect with its CI and Holm p-value (saying what is not significant), and warnings.
 `write_report` puts everything under `<study folder>/report/` (or `out`), and `log_report`
 attaches it to the latest parent run of the study in MLflow.
 """
@@ -18,15 +20,24 @@ from matplotlib.figure import Figure
 from mlflow import MlflowClient
 
 from aimstudy.analysis._analysis import StudyAnalysis
-from aimstudy.analysis._curves import plot_data_efficiency, save_figure
+from aimstudy.analysis._arms import ARM
+from aimstudy.analysis._checks import (
+    CORRELATED_SPEARMAN,
+    MIN_SEEDS_FOR_INTERVAL,
+    STABLE_SPEARMAN,
+    UNDERTRAINED_NOTE,
+)
+from aimstudy.analysis._curves import data_efficiency_figures, save_figure
 from aimstudy.analysis._policy import (
     choose_policy_group,
     group_policy,
     plot_dendrograms,
     plot_policy_evolution,
     plot_policy_heatmaps,
+    stability_of,
 )
 from aimstudy.analysis._runs import write_results
+from aimstudy.analysis._summary import delta_reference, summary_lines
 from aimstudy.analysis._tuning import tuning_summary, tuning_views
 
 __all__ = ["ReportFiles", "log_report", "markdown_table", "report_figures", "write_report"]
@@ -64,6 +75,14 @@ def markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join([header, rule, *body])
 
 
+def _baselines(analysis: StudyAnalysis) -> list[str]:
+    """Arms that are only ever compared against (the baselines every curve figure repeats)."""
+    table = analysis.comparisons
+    if table.empty:
+        return []
+    return sorted(set(table["baseline"].astype(str)) - set(table[ARM].astype(str)))
+
+
 def report_figures(analysis: StudyAnalysis) -> tuple[dict[str, Figure], list[str]]:
     """Every figure of the report by name, plus notes for those that could not be drawn."""
     figures: dict[str, Figure] = {}
@@ -71,19 +90,27 @@ def report_figures(analysis: StudyAnalysis) -> tuple[dict[str, Figure], list[str
 
     def attempt(name: str, draw) -> None:  # noqa: ANN001 - a zero-argument figure factory
         try:
-            figures[name] = draw()
+            drawn = draw()
+            figures.update(drawn if isinstance(drawn, dict) else {name: drawn})
         except ValueError as exc:
             notes.append(f"{name}: {exc}")
 
-    attempt("data_efficiency", lambda: plot_data_efficiency(analysis.curves))
+    seeds = analysis.curve_seeds if not analysis.curve_seeds.empty else None
+    attempt(
+        "data_efficiency",
+        lambda: data_efficiency_figures(
+            analysis.curves, seeds, analysis.units, _baselines(analysis), delta_reference(analysis)
+        ),
+    )
     group = choose_policy_group(analysis.policy) if not analysis.policy.empty else None
     if group is None:
         notes.append("policy figures: no trial logged a τ matrix (policy/policy.parquet)")
     else:
         chosen = group_policy(analysis.policy, *group)
-        attempt("policy_heatmaps", lambda: plot_policy_heatmaps(chosen))
-        attempt("policy_evolution", lambda: plot_policy_evolution(chosen))
-        attempt("task_dendrograms", lambda: plot_dendrograms(chosen))
+        rho = stability_of(analysis.stability, *group)
+        attempt("policy_heatmaps", lambda: plot_policy_heatmaps(chosen, stability=rho))
+        attempt("policy_evolution", lambda: plot_policy_evolution(chosen, stability=rho))
+        attempt("task_dendrograms", lambda: plot_dendrograms(chosen, stability=rho))
         notes.append(
             f"policy figures show arm {group[0]} at {analysis.size_key}={group[1]}, mean over seeds"
         )
@@ -99,34 +126,55 @@ def report_figures(analysis: StudyAnalysis) -> tuple[dict[str, Figure], list[str
     return figures, notes
 
 
-def _reference(analysis: StudyAnalysis) -> str:
-    """What Δm% was computed against, for the section title (STL unless the study lacks it)."""
-    sources = {str(s).removesuffix("-mean") for s in analysis.deltas["source"]}
-    sources = {"STL (logged)" if s == "logged" else s.upper() for s in sources}
-    return " / ".join(sorted(sources)) or "STL"
+def _correlation_table(analysis: StudyAnalysis) -> pd.DataFrame:
+    """The task x task Spearman matrix with the task as its first column."""
+    corr = analysis.task_correlation
+    return corr.rename_axis("task").reset_index() if not corr.empty else corr
 
 
 def _tables(analysis: StudyAnalysis) -> list[tuple[str, str, pd.DataFrame]]:
     """(title, explanation, table) for every section of the report, in order."""
+    size = analysis.size_key
     tables = [
         ("Trials", "Trial runs by MLflow status.", analysis.trial_status),
         (
-            f"Δm% vs {_reference(analysis)}",
-            "Mean over seeds with 95% t-interval; lower is better (source column of deltas: "
-            "reference matched by seed, its seed mean, or the logged metric).",
+            f"Δm% vs {delta_reference(analysis)}",
+            "Mean over seeds; lower is better. The `interval` column says how ci_low/ci_high "
+            f"were made: a 95% t-interval over seeds from {MIN_SEEDS_FOR_INTERVAL} seeds on, "
+            "none below (with 2 seeds t = 12.7 gives an interval that says nothing). Source "
+            "column of deltas: reference matched by seed, its seed mean, or the logged metric.",
             analysis.delta_summary,
         ),
         ("Mean rank over tasks", "Rank 1 = lowest test MAE, ties averaged.", analysis.ranks),
         (
             "AIM vs baselines",
-            "Wilcoxon signed-rank over task × seed pairs of relative MAE differences, "
-            "Holm-corrected "
-            "over all rows; negative median difference and rank-biserial favour AIM.",
+            "The replicate is the seed: per seed, the mean over tasks of the relative MAE "
+            "difference (arm − baseline) / baseline in %; mean_rel_diff_pct with its 95% "
+            "t-interval over seeds (ci_low, ci_high) and a one-sample t-test against 0, "
+            f"Holm-corrected over all rows (p_holm). Negative favours the arm. {size}=all pools "
+            "the seeds of every size. wins/losses count tasks on seed means; rank_biserial is "
+            "descriptive (task x seed pairs are not independent).",
             analysis.comparisons,
         ),
         (
+            "Trials that peaked at their last epoch",
+            "Finished trials per arm whose best epoch (best/epoch) is their last epoch (the "
+            "last `epoch` logged, else the `epochs` param): still improving when training "
+            f"stopped. A note `{UNDERTRAINED_NOTE}` marks arms with any.",
+            analysis.undertrained,
+        ),
+        (
+            "Task correlation across trials",
+            f"Spearman correlation of test MAEs between tasks across finished trials of the same "
+            f"{size}, averaged over sizes. Tasks at ≥ {CORRELATED_SPEARMAN:g} move together: "
+            "they are not independent evidence for a method.",
+            _correlation_table(analysis),
+        ),
+        (
             "Policy stability across seeds",
-            "Spearman correlation of last-epoch off-diagonal τ between seeds.",
+            "Spearman correlation of last-epoch off-diagonal τ between seeds; below "
+            f"{STABLE_SPEARMAN:g} the τ pattern is not reproducible and task relations should "
+            "not be read from it.",
             analysis.stability,
         ),
     ]
@@ -159,6 +207,10 @@ def _markdown(analysis: StudyAnalysis, files: ReportFiles) -> str:
         "",
         f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M UTC} from {analysis.study.tracking_uri}",
         "",
+        "## Summary",
+        "",
+        *[f"- {line}" for line in summary_lines(analysis)],
+        "",
     ]
     for title, text, table in _tables(analysis):
         lines += [f"## {title}", "", text, "", markdown_table(table), ""]
@@ -169,12 +221,20 @@ def _markdown(analysis: StudyAnalysis, files: ReportFiles) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _html_item(line: str) -> str:
+    """A summary sentence as a list item; warnings stand out."""
+    style = ' class="warn"' if line.startswith("Warning") else ""
+    return f"<li{style}>{html.escape(line)}</li>"
+
+
 def _html(analysis: StudyAnalysis, files: ReportFiles) -> str:
     """One self-contained HTML page: tables and base64-embedded figures."""
     parts = [
         f"<h1>Study report: {html.escape(analysis.study.name)}</h1>",
         f"<p>Generated {datetime.now(UTC):%Y-%m-%d %H:%M UTC} from "
         f"<code>{html.escape(analysis.study.tracking_uri)}</code></p>",
+        "<h2>Summary</h2>",
+        "<ul>" + "".join(_html_item(line) for line in summary_lines(analysis)) + "</ul>",
     ]
     for title, text, table in _tables(analysis):
         body = (
@@ -195,7 +255,7 @@ def _html(analysis: StudyAnalysis, files: ReportFiles) -> str:
     style = (
         "body{font-family:sans-serif;max-width:1200px;margin:auto}"
         "table{border-collapse:collapse;font-size:13px}td,th{padding:2px 8px;"
-        "border-bottom:1px solid #ddd}img{max-width:100%}"
+        "border-bottom:1px solid #ddd}img{max-width:100%}.warn{color:#b00020}"
     )
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>"

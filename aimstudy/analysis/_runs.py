@@ -30,7 +30,7 @@ _LAST_MAE = re.compile(r"^(train|val|test)/mae/(.+)$")
 _RUN_COLUMNS = ["run_id", "parent_run_id", "trial_id", "role", "status", "start_time", "end_time"]
 
 
-def _convert(value: str) -> Any:
+def param_value(value: str) -> Any:
     """MLflow params are strings: give back ints and floats where they parse, else the string."""
     for cast in (int, float):
         try:
@@ -56,7 +56,7 @@ def _run_row(run: Run) -> dict[str, Any]:
         if info.end_time
         else float("nan"),
     }
-    row.update({f"param:{key}": _convert(value) for key, value in run.data.params.items()})
+    row.update({f"param:{key}": param_value(value) for key, value in run.data.params.items()})
     row.update({f"metric:{key}": value for key, value in run.data.metrics.items()})
     return row
 

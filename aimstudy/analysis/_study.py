@@ -15,6 +15,10 @@ from typing import Any
 
 import yaml
 
+from aimstudy.analysis._runs import param_value
+from aimstudy.tracking import flatten_params
+from aimstudy.tune import flat_assignment
+
 __all__ = ["Study", "open_study", "resolve_tracking_uri"]
 
 _SPEC_NAMES = ("study.yaml", "spec.yaml", "study.yml", "spec.yml")
@@ -33,14 +37,16 @@ class Study:
     grid: dict[str, list[Any]] = field(default_factory=dict)  # the spec's grid, if known
 
     def expected_cells(self) -> list[dict[str, Any]]:
-        """Every grid cell the spec asked for (Cartesian product), empty when unknown."""
+        """Every grid cell the spec asked for (Cartesian product, an arm's options in place of
+        `grid.arms`) as dotted params, the layout trial runs log; empty when unknown."""
         if not self.grid:
             return []
         keys = list(self.grid)
-        return [
-            dict(zip(keys, values, strict=True))
+        cells = [
+            flatten_params(flat_assignment(dict(zip(keys, values, strict=True))))
             for values in itertools.product(*self.grid.values())
         ]
+        return [{k: param_value(v) for k, v in cell.items()} for cell in cells]
 
 
 def resolve_tracking_uri(uri: str, base: Path) -> str:

@@ -1,4 +1,5 @@
-"""`aimstudy run STUDY.yaml`: run (or resume) a study with Ray Tune, tracked in MLflow."""
+"""`aimstudy run STUDY.yaml`: run, resume (`--resume`) or relaunch (`--new-launch`) a study with
+Ray Tune, tracked in MLflow."""
 
 from __future__ import annotations
 
@@ -32,6 +33,12 @@ def register(subparsers: argparse._SubParsersAction, summary: str) -> None:
         help="continue the last launch in --out: only unfinished trials run again",
     )
     parser.add_argument(
+        "--new-launch",
+        action="store_true",
+        help="--out already holds a launch: start another beside it (a new MLflow parent run "
+        "and Tune experiment in the same folder and experiment; the old one's trials remain)",
+    )
+    parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -46,8 +53,15 @@ def register(subparsers: argparse._SubParsersAction, summary: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from aimstudy.tune import format_table, load_spec, resolve_out_dir, run_study
+    from aimstudy.tune import (
+        check_launch_flags,
+        format_table,
+        load_spec,
+        resolve_out_dir,
+        run_study,
+    )
 
+    check_launch_flags(args.resume, args.new_launch)
     spec = load_spec(args.study, args.overrides)
     out = resolve_out_dir(spec, args.out)
     print(f"study {spec.name}: {spec.n_trials} trial(s), output {out}", flush=True)
@@ -56,7 +70,12 @@ def _run(args: argparse.Namespace) -> int:
             print("  " + " ".join(f"{k}={v}" for k, v in cell.items()))
         return 0
     outcome = run_study(
-        spec, out, address=args.address, tracking_uri=args.tracking_uri, resume=args.resume
+        spec,
+        out,
+        address=args.address,
+        tracking_uri=args.tracking_uri,
+        resume=args.resume,
+        new_launch=args.new_launch,
     )
     print()
     print(format_table(outcome.table))

@@ -10,6 +10,7 @@ print(outcome.table, outcome.ui_command())
 
 from __future__ import annotations
 
+from aimstudy.tune._folder import STATE_FILE, check_launch_flags
 from aimstudy.tune._runner import (
     StudyOutcome,
     check_resources,
@@ -26,11 +27,13 @@ from aimstudy.tune._spec import (
     StudySpec,
     TrackingSpec,
     TuneSpec,
+    flat_assignment,
     load_spec,
     validate_spec,
 )
 
 __all__ = [
+    "STATE_FILE",
     "Distribution",
     "FailureSpec",
     "Resources",
@@ -39,7 +42,9 @@ __all__ = [
     "StudySpec",
     "TrackingSpec",
     "TuneSpec",
+    "check_launch_flags",
     "check_resources",
+    "flat_assignment",
     "format_table",
     "load_spec",
     "param_space",

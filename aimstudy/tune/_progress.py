@@ -9,6 +9,8 @@ from typing import Any, TextIO
 
 from ray.tune import Callback
 
+from aimstudy.tune._spec import flat_assignment
+
 _SHOWN = ("val/norm_mae", "best/val/norm_mae", "test/delta_m")
 
 
@@ -64,7 +66,7 @@ class ProgressPrinter(Callback):
 
 
 def _config(config: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in (config or {}).items())
+    return " ".join(f"{k}={v}" for k, v in flat_assignment(config or {}).items())
 
 
 def _metrics(result: dict[str, Any]) -> str:

@@ -2,7 +2,8 @@
 
 The driver owns the study-level state: it creates the experiment and the parent run before any
 trial starts, writes `study.json` (parent run, Tune experiment path) into the output folder so
-`--resume` can continue the same launch, and closes whatever a crash left RUNNING.
+`--resume` can continue the same launch (`--new-launch` starts another there, _folder.py), and
+closes whatever a crash left RUNNING.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import math
 import os
 import shutil
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,10 +33,10 @@ from aimstudy.tracking import (
     start_parent_run,
 )
 from aimstudy.train import HUGE_PAGES_ENV
-from aimstudy.tune._spec import StudySpec
+from aimstudy.tune._folder import STATE_FILE, launch_state, new_ray_path, write_state
+from aimstudy.tune._spec import StudySpec, flat_assignment
 from aimstudy.tune._trainable import TrialSetup, trainable
 
-STATE_FILE = "study.json"
 SUMMARY_METRICS = (
     "epoch",
     "best/epoch",
@@ -87,35 +87,39 @@ def run_study(
     address: str | None = None,
     tracking_uri: str | None = None,
     resume: bool = False,
+    new_launch: bool = False,
     extra_callbacks: Sequence[Any] = (),
     ray_init: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> StudyOutcome:
-    """Run (or resume) every trial of `spec`; returns where results are and a summary table."""
+    """Run (or resume) every trial of `spec`; returns where results are and a summary table.
+
+    A folder that already holds a launch needs `resume` (continue it) or `new_launch` (start
+    another beside it): refused otherwise, before Ray starts or anything is written.
+    """
     _quiet_env()
     out = resolve_out_dir(spec, out_dir)
+    state = launch_state(out, spec, resume=resume, new_launch=new_launch)
+    uri = tracking_uri or spec.tracking.uri or default_tracking_uri(out)
+    if state is not None and state["tracking_uri"] != uri:
+        raise ValueError(
+            f"--resume: {out / STATE_FILE} tracks to {state['tracking_uri']}, not {uri}"
+        )
     if address is None and not _ray_running():
         check_resources(spec, _local_resources())
-    state = _read_state(out, spec) if resume else None
     out.mkdir(parents=True, exist_ok=True)
-    uri = tracking_uri or spec.tracking.uri or default_tracking_uri(out)
     check_tracking_uri(uri)
     experiment_id = open_experiment(uri, spec.name, out / "mlartifacts")
     if state is not None:
-        if state["tracking_uri"] != uri:
-            raise ValueError(
-                f"--resume: {out / STATE_FILE} tracks to {state['tracking_uri']}, not {uri}"
-            )
         parent = state["parent_run_id"]
         reopen_run(uri, parent)
         ray_path = Path(state["ray_path"])
     else:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        parent = start_parent_run(uri, experiment_id, spec.name, f"{spec.name}-{stamp}")
-        ray_path = out / "ray" / f"{spec.name}-{stamp}"
+        ray_path = new_ray_path(out, spec.name)  # its name names the launch
+        parent = start_parent_run(uri, experiment_id, spec.name, ray_path.name)
         _log_study(uri, parent, spec)
     runs = StudyRuns(uri, experiment_id, parent)
-    _write_state(out, spec, runs, ray_path)
+    write_state(out, spec, runs, ray_path)
     try:
         _init_ray(address, ray_init)
         check_resources(spec, _cluster_resources())
@@ -228,7 +232,7 @@ def _tuner(
     tuner = tune.Tuner(
         fn,
         param_space=param_space(spec),
-        tune_config=_tune_config(spec, optuna_storage),
+        tune_config=_tune_config(spec, optuna_storage, ray_path.name),
         run_config=_run_config(spec, ray_path, progress),
     )
     return tuner, optuna_storage
@@ -245,7 +249,9 @@ def param_space(spec: StudySpec) -> dict[str, Any]:
     return {key: tune.grid_search(list(values)) for key, values in spec.grid.items()}
 
 
-def _tune_config(spec: StudySpec, optuna_storage: str | None) -> Any:
+def _tune_config(spec: StudySpec, optuna_storage: str | None, launch: str) -> Any:
+    """Search, scheduler and concurrency; an Optuna search keeps its study, named after the
+    launch, in `optuna_storage` (each launch in a folder its own study, none mixes another's)."""
     from ray import tune
 
     t = spec.tune
@@ -259,7 +265,7 @@ def _tune_config(spec: StudySpec, optuna_storage: str | None) -> Any:
             metric=targets[0] if len(targets) == 1 else targets,
             mode=t.modes[0] if len(targets) == 1 else t.modes,
             sampler=optuna.samplers.TPESampler(seed=t.seed),
-            study_name=spec.name,
+            study_name=launch,
             storage=optuna.storages.RDBStorage(optuna_storage),
         )
     scheduler = None
@@ -322,7 +328,7 @@ def _outcome(
     for result in grid:
         trial_id = _trial_id(result)
         row: dict[str, Any] = {"trial": trial_id}
-        row.update(result.config or {})
+        row.update(flat_assignment(result.config or {}))
         status = statuses.get(trial_id, "TERMINATED")
         row["status"] = "ERROR" if result.error else ("OK" if status == "TERMINATED" else status)
         for key in SUMMARY_METRICS:
@@ -386,7 +392,7 @@ def _record_failure(
     callback = MLflowCallback(runs, trial_id, study=spec.name, run_name=f"{trial_id}-failed")
     callback.fail(reason)
     client = MlflowClient(runs.tracking_uri)
-    for key, value in flatten_params(config).items():
+    for key, value in flatten_params(flat_assignment(config)).items():
         client.log_param(callback.run_id, key, value)
 
 
@@ -427,29 +433,6 @@ def _log_study(uri: str, run_id: str, spec: StudySpec) -> None:
     client.log_text(
         run_id, yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False), "study.yaml"
     )
-
-
-def _write_state(out: Path, spec: StudySpec, runs: StudyRuns, ray_path: Path) -> None:
-    state = {
-        "study": spec.name,
-        "tracking_uri": runs.tracking_uri,
-        "experiment_id": runs.experiment_id,
-        "parent_run_id": runs.parent_run_id,
-        "ray_path": str(ray_path),
-    }
-    (out / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
-
-
-def _read_state(out: Path, spec: StudySpec) -> dict[str, Any]:
-    path = out / STATE_FILE
-    if not path.is_file():
-        raise ValueError(f"--resume: nothing to resume in {out} (no {STATE_FILE})")
-    state = json.loads(path.read_text())
-    if state.get("study") != spec.name:
-        raise ValueError(
-            f"--resume: {path} belongs to study {state.get('study')!r}, not {spec.name!r}"
-        )
-    return state
 
 
 def format_table(table: pd.DataFrame) -> str:

@@ -1,14 +1,16 @@
 """Study specs: a YAML file validated into a `StudySpec` that expands into `TrialConfig`s.
 
 Everything a study can get wrong is caught here, before Ray starts: unknown keys, wrong types,
-unknown methods, models or datasets, an empty grid. Errors are one line that names the key path
-(`grid.method[2]`, `train.lr`, `tune.space.lambda_m`) and what is allowed.
+unknown methods, models or datasets, an empty grid, a repeated grid value or trial. Errors are
+one line that names the key path (`grid.method[2]`, `train.lr`, `tune.space.lambda_m`) and what
+is allowed.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +22,8 @@ from aimstudy.train import TrialConfig, validate_config
 
 # Trial options a study sets per study (dataset) or per trial by the platform (threads).
 _NOT_IN_TRAIN = {"dataset": "the top-level `dataset:`", "threads": "`resources.cpu`"}
+# The grid key whose values are whole arms (several options set together), see StudySpec.
+ARMS_KEY = "arms"
 
 
 class SpecError(ValueError):
@@ -163,7 +167,11 @@ class StudySpec(BaseModel):
 
     `train`: any `TrialConfig` option shared by every trial (model, epochs, lr, method_options...).
     `grid`: dotted option path -> list of values; the Cartesian product (× tune.num_samples)
-    makes the trials. Grid values override `train`.
+    makes the trials. Grid values override `train`. Each value may appear once per key.
+    `grid.arms`: a list of mappings {option path: value}, each an arm whose options are set
+    together, crossed with the other grid keys: the way to compare methods that take different
+    options (`[{method: aim-matrix, method_options: {lambda_p: 0.0}}, {method: pcgrad}]`), which
+    a product of `method` and `method_options` cannot express. An arm's keys are not grid keys.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -180,10 +188,11 @@ class StudySpec(BaseModel):
     output: Path | None = None
 
     def cells(self) -> list[dict[str, Any]]:
-        """Every grid cell as {dotted path: value}, in grid order (last key varies fastest)."""
+        """Every grid cell as {dotted path: value}, in grid order (last key varies fastest);
+        an arm's options stand in the place of `arms`."""
         keys = list(self.grid)
         return [
-            dict(zip(keys, values, strict=True))
+            flat_assignment(dict(zip(keys, values, strict=True)))
             for values in itertools.product(*self.grid.values())
         ]
 
@@ -201,9 +210,20 @@ class StudySpec(BaseModel):
         merged["threads"] = self.resources.threads
         if self.resources.gpu == 0 and merged.get("device", "auto") == "auto":
             merged["device"] = "cpu"
-        for path, value in assignment.items():
+        for path, value in flat_assignment(assignment).items():
             _set_path(merged, path, value)
         return TrialConfig.model_validate(merged)
+
+
+def flat_assignment(config: dict[str, Any]) -> dict[str, Any]:
+    """A trial's Tune config as {option path: value}: its arm's options replace `arms`."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if key == ARMS_KEY and isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    return flat
 
 
 def load_spec(path: str | Path, overrides: list[str] | None = None) -> StudySpec:
@@ -236,8 +256,11 @@ def validate_spec(raw: dict[str, Any], source: str = "study") -> StudySpec:
     spec = _absolute_paths(spec)
     _check_train_keys(spec, source)
     _check_grid(spec, source)
+    _check_arms(spec, source)
+    _check_repeats(spec, source)
     _check_names(spec, source)
-    for assignment in _validation_assignments(spec):
+    seen: dict[str, int] = {}
+    for index, assignment in enumerate(_validation_assignments(spec)):
         try:
             config = spec.trial_config(assignment)
         except ValidationError as exc:
@@ -245,8 +268,9 @@ def validate_spec(raw: dict[str, Any], source: str = "study") -> StudySpec:
         try:
             validate_config(config)
         except ValueError as exc:
-            where = ", ".join(f"{k}={v!r}" for k, v in assignment.items()) or "train"
-            raise SpecError(f"{source}: trial ({where}): {exc}") from None
+            raise SpecError(f"{source}: trial ({_where(assignment)}): {exc}") from None
+        if spec.tune.search == "grid":
+            _check_same_trial(config, index, seen, assignment, source)
     if spec.dataset.path is not None and not spec.dataset.path.exists():
         raise FileNotFoundError(f"{source}: dataset.path {spec.dataset.path} does not exist")
     return spec
@@ -282,6 +306,8 @@ def _check_grid(spec: StudySpec, source: str) -> None:
         )
     for key, values in {**spec.grid, **spec.tune.space}.items():
         section = "grid" if key in spec.grid else "tune.space"
+        if section == "grid" and key == ARMS_KEY:
+            continue  # _check_arms
         _check_option_path(key, f"{source}: {section}.{key}")
         if section == "grid" and not values:
             raise SpecError(f"{source}: grid.{key}: empty list; give at least one value")
@@ -293,6 +319,53 @@ def _check_grid(spec: StudySpec, source: str) -> None:
     both = sorted(set(spec.grid) & set(spec.tune.space))
     if both:
         raise SpecError(f"{source}: tune.space.{both[0]}: also in grid; keep it in one place")
+
+
+def _check_arms(spec: StudySpec, source: str) -> None:
+    """`grid.arms`: mappings of known option paths that no other grid key sets (`{}`: the
+    `train` options as they are)."""
+    for i, arm in enumerate(spec.grid.get(ARMS_KEY, [])):
+        where = f"{source}: grid.{ARMS_KEY}[{i}]"
+        if not isinstance(arm, dict):
+            raise SpecError(
+                f"{where}: expected a mapping of option: value, e.g. {{method: pcgrad}} "
+                f"(got {arm!r})"
+            )
+        for key in arm:
+            _check_option_path(str(key), f"{where}.{key}")
+            if key in spec.grid or key in spec.tune.space:
+                section = "grid" if key in spec.grid else "tune.space"
+                raise SpecError(f"{where}.{key}: also {section}.{key}; keep it in one place")
+
+
+def _check_repeats(spec: StudySpec, source: str) -> None:
+    """A value given twice under one grid key makes every cell it is in twice: an error."""
+    for key, values in spec.grid.items():
+        for j, value in enumerate(values):
+            i = next(i for i, v in enumerate(values) if v == value)  # 1 and 1.0 too
+            if i != j:
+                raise SpecError(
+                    f"{source}: grid.{key}[{j}]: {value!r} repeats grid.{key}[{i}]; "
+                    "give each value once (repetitions: tune.num_samples)"
+                )
+
+
+def _check_same_trial(
+    config: TrialConfig, index: int, seen: dict[str, int], cell: dict[str, Any], source: str
+) -> None:
+    """Two grid cells that differ only in how they spell it (an arm `{}` and one setting the
+    `train` value) would run the same trial twice."""
+    key = json.dumps(config.model_dump(mode="json"), sort_keys=True, default=str)
+    if key in seen:
+        raise SpecError(
+            f"{source}: grid: cell {index} ({_where(cell)}) is the same trial as cell "
+            f"{seen[key]}; remove one"
+        )
+    seen[key] = index
+
+
+def _where(assignment: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in assignment.items()) or "train"
 
 
 def _check_option_path(path: str, where: str) -> None:
@@ -336,6 +409,9 @@ def _values_of(spec: StudySpec, field: str) -> list[tuple[str, Any]]:
         found.append((f"train.{field}", TrialConfig.model_fields[field].default))
     if field in spec.grid:
         found += [(f"grid.{field}[{i}]", v) for i, v in enumerate(spec.grid[field])]
+    for i, arm in enumerate(spec.grid.get(ARMS_KEY, [])):
+        if field in arm:
+            found.append((f"grid.{ARMS_KEY}[{i}].{field}", arm[field]))
     if field in spec.tune.space:
         examples = spec.tune.space[field].examples()
         found += [(f"tune.space.{field}.choice[{i}]", v) for i, v in enumerate(examples)]
@@ -412,11 +488,19 @@ def _describe_trial(exc: ValidationError, spec: StudySpec, assignment: dict[str,
     dotted = ".".join(str(p) for p in loc)
     for key, value in assignment.items():
         if dotted == key or dotted.startswith(key + "."):
-            section = "grid" if key in spec.grid else "tune.space"
-            values = spec.grid.get(key) or []
-            index = next((i for i, v in enumerate(values) if v == value), None)
-            prefix = (f"{section}.{key}" + (f"[{index}]" if index is not None else ""),)
-            return _describe(exc, TrialConfig, ()).replace(_loc_text(loc), prefix[0], 1)
+            prefix = _source_of(spec, key, value, assignment)
+            return _describe(exc, TrialConfig, ()).replace(_loc_text(loc), prefix, 1)
     if loc and loc[0] == "dataset":
         return _describe(exc, TrialConfig, ())
     return _describe(exc, TrialConfig, ("train",))
+
+
+def _source_of(spec: StudySpec, key: str, value: Any, assignment: dict[str, Any]) -> str:
+    """Where a trial's value was set: `grid.key[i]`, `grid.arms[i].key` or `tune.space.key`."""
+    if key in spec.grid:
+        index = next((i for i, v in enumerate(spec.grid[key]) if v == value), None)
+        return f"grid.{key}" + (f"[{index}]" if index is not None else "")
+    for i, arm in enumerate(spec.grid.get(ARMS_KEY, [])):
+        if key in arm and all(assignment.get(k) == v for k, v in arm.items()):
+            return f"grid.{ARMS_KEY}[{i}].{key}"
+    return f"tune.space.{key}"

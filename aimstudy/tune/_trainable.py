@@ -17,7 +17,7 @@ from typing import Any
 
 from aimstudy.tracking import MLflowCallback, StudyRuns, find_trial_run
 from aimstudy.train import Callback, EpochReport, TrialResult, run_trial
-from aimstudy.tune._spec import StudySpec
+from aimstudy.tune._spec import StudySpec, flat_assignment
 
 # Workdir files copied into every Tune checkpoint (what `run_trial` needs to resume).
 _CHECKPOINT_FILES = (
@@ -184,9 +184,20 @@ def _restore(workdir: Path, checkpoint: Any) -> None:
 
 
 def _run_name(config: dict[str, Any], trial_id: str) -> str:
-    """Readable MLflow run name: the trial's grid values, then the Tune trial id."""
-    parts = [f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in config.items()]
+    """Readable MLflow run name: the trial's grid values (an arm's too), then the Tune trial id."""
+    parts = [f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in _leaves(flat_assignment(config))]
     return "-".join([*parts, trial_id])[:250]
+
+
+def _leaves(values: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """(dotted path, value) of every non-mapping value; an empty mapping is a value ({})."""
+    out: list[tuple[str, Any]] = []
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            out += _leaves(value, f"{prefix}{key}.")
+        else:
+            out.append((f"{prefix}{key}", value))
+    return out
 
 
 def _short(value: Any) -> str:

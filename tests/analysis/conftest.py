@@ -19,3 +19,12 @@ def synthetic_study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dic
     folder = tmp_path_factory.mktemp("studies") / "synthetic"
     ids = make_study(folder, optuna_trials=12)
     return folder, ids
+
+
+@pytest.fixture(scope="session")
+def synthetic_analysis(synthetic_study: tuple[Path, dict[str, str]]):  # noqa: ANN201
+    """`analyse` of the synthetic study, computed once for every test that only reads it."""
+    from aimstudy.analysis import analyse, open_study
+
+    folder, _ = synthetic_study
+    return analyse(open_study(folder))

@@ -94,6 +94,7 @@ def test_report_command_writes_html_markdown_figures_and_logs_artifact(
     figures = {p.stem: p for p in (out / "figures").glob("*.png")}
     for name in (
         "data_efficiency",
+        "delta_m",
         "policy_heatmaps",
         "policy_evolution",
         "task_dendrograms",
@@ -106,6 +107,13 @@ def test_report_command_writes_html_markdown_figures_and_logs_artifact(
     assert len(images) == len(figures) and "<script" not in page  # self-contained, static
     assert base64.b64decode(images[0])[:4] == b"\x89PNG"
     md = (out / "report.md").read_text()
+    assert md.index("## Summary") < md.index("## Trials")  # the summary opens the report
+    assert "- The replicate is the seed" in md and "undertrained: raise epochs." in md
+    assert "## Trials that peaked at their last epoch" in md
+    assert "| aim-matrix | 5 | 5 | undertrained: raise epochs |" in md and "| ls | 6 | 0 |" in md
+    assert "none: 2 seeds (needs ≥ 3)" in md  # the Δm% table says why it shows no interval
+    assert page.index("<h2>Summary</h2>") < page.index("<h2>Trials</h2>")
+    assert '<li class="warn">Warning:' in page
     assert "## Δm% vs STL" in md and "| aim-matrix | 100 |" in md
     assert "| aim-matrix | 1000 | 2 | failed | 1 |" in md and "missing" in md
     assert pd.read_parquet(out / "results.parquet")["run_id"].nunique() == 18

@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 from ray import tune
 
-from aimstudy.tune import SpecError, StudySpec, check_resources, load_spec, param_space
+from aimstudy.tune import (
+    SpecError,
+    StudySpec,
+    check_resources,
+    flat_assignment,
+    load_spec,
+    param_space,
+)
 from aimstudy.tune import validate_spec as _validate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,7 +54,7 @@ def test_shipped_studies_validate(path: Path) -> None:
 
 def test_shipped_studies_cover_the_issue() -> None:
     names = {p.stem for p in STUDIES}
-    assert {"quickstart", "qm9-data-efficiency", "qm9-policy-ablation"} <= names
+    assert {"quickstart", "qm9-data-efficiency", "qm9-ablation", "qm9-ablation-cpu"} <= names
     assert {"qm9-tune-regularizers", "biogen-adme", "tpd-adme"} <= names
     paper = load_spec(REPO / "studies" / "qm9-data-efficiency.yaml")
     assert paper.grid["method"] == [
@@ -63,6 +70,37 @@ def test_shipped_studies_cover_the_issue() -> None:
     assert len(quick.grid["n_train"]) == 2 and len(quick.grid["seed"]) == 2
     optuna = load_spec(REPO / "studies" / "qm9-tune-regularizers.yaml")
     assert optuna.tune.search == "optuna" and optuna.tune.scheduler == "asha"
+
+
+@pytest.mark.parametrize("name", ["qm9-ablation", "qm9-ablation-cpu"])
+def test_ablation_studies_cover_the_five_axes(name: str) -> None:
+    spec = load_spec(REPO / "studies" / f"{name}.yaml")
+    configs = [spec.trial_config(cell) for cell in spec.cells()]
+    aim = [c for c in configs if c.method == "aim-matrix"]
+    options = [c.method_options for c in aim]
+    # 1. policy type: scalar, matrix, frozen τ
+    assert {"aim-scalar", "aim-matrix"} <= {c.method for c in configs}
+    assert {"learn_policy": False} in options
+    # 2. objective: each λ off, a λ scale, the old guide reduction, another guide mode
+    for key in ("lambda_g", "lambda_m", "lambda_p"):
+        assert {key: 0.0} in options
+    assert {"lambda_p": 0.8} in options
+    assert {"guide_reduce": "sum"} in options and {"guide_mode": "lookahead"} in options
+    # 3. guidance fraction, 4. dataset size
+    assert {0.05, 0.1, 0.2} <= {c.guidance_fraction for c in aim}
+    assert len({c.n_train for c in configs}) >= 2
+    # 5. aggregators on the same data, AIM's own aggregate
+    assert {"ls", "pcgrad", "cagrad", "nashmtl", "famo", "stl"} <= {c.method for c in configs}
+    assert {"aggregate": "mean"} in options
+    assert all(c.method_options == {} for c in configs if not c.method.startswith("aim"))
+    assert spec.train["patience"] is not None
+    if name == "qm9-ablation":  # the paper protocol
+        assert spec.train["model"] == "mpnn" and spec.dataset.featurizer == "3d"
+        assert spec.grid["n_train"] == [10000, 50000] and len(spec.grid["seed"]) == 3
+    else:  # sized for 2 CPU cores
+        assert spec.train["model"] == "gin" and spec.dataset.featurizer == "2d"
+        assert spec.dataset.limit is not None and spec.resources.gpu == 0
+        assert len(spec.grid["seed"]) == 2 and spec.n_trials <= 80
 
 
 def test_grid_expands_in_order_and_values_reach_the_trial_config() -> None:
@@ -189,10 +227,82 @@ def test_multi_objective_optuna_with_asha_on_the_first_metric(tmp_path: Path) ->
             },
         )
     )
-    config = _tune_config(spec, f"sqlite:///{tmp_path}/optuna.db")
+    config = _tune_config(spec, f"sqlite:///{tmp_path}/optuna.db", "unit-20250101-000000")
     assert config.search_alg.metric == ["best/val/norm_mae", "best/val/mae/U0"]
+    assert config.search_alg._study_name == "unit-20250101-000000"  # one Optuna study a launch
     assert config.scheduler.metric == "val/norm_mae"
     assert config.reuse_actors is False and config.num_samples == 4
     with pytest.raises(SpecError, match="tune: mode: 3 mode"):
         _validate(_raw(tune={"search": "optuna", "space": spec.tune.space, "mode": ["min"] * 3,
                              "metric": ["a", "b"]}))  # fmt: skip
+
+
+ARMS = [
+    {"method": "aim-matrix", "method_options": {"lambda_p": 0.0}},
+    {"method": "aim-matrix", "method_options.k": 5.0},
+    {"method": "pcgrad"},
+]
+
+
+def test_arms_are_crossed_with_the_other_grid_keys() -> None:
+    spec = _validate(_raw(grid={"arms": ARMS, "seed": [0, 1]}))
+    assert spec.n_trials == 6
+    assert spec.cells()[:2] == [
+        {"method": "aim-matrix", "method_options": {"lambda_p": 0.0}, "seed": 0},
+        {"method": "aim-matrix", "method_options": {"lambda_p": 0.0}, "seed": 1},
+    ]
+    assert spec.cells()[-1] == {"method": "pcgrad", "seed": 1}
+    # Tune gets one grid_search over whole arms; a trial's config flattens back to options.
+    assert param_space(spec)["arms"] == tune.grid_search(ARMS)
+    config = spec.trial_config({"arms": ARMS[1], "seed": 1})
+    assert (config.method, config.method_options, config.seed) == ("aim-matrix", {"k": 5.0}, 1)
+    assert spec.trial_config({"arms": ARMS[2], "seed": 0}).method_options == {}
+    assert flat_assignment({"arms": ARMS[2], "seed": 0}) == {"method": "pcgrad", "seed": 0}
+
+
+def test_a_trial_run_is_named_after_its_arm() -> None:
+    from aimstudy.tune._trainable import _run_name
+
+    name = _run_name({"arms": ARMS[0], "seed": 1}, "abc_00001")
+    assert name == "method=aim-matrix-lambda_p=0-seed=1-abc_00001"
+
+
+@pytest.mark.parametrize(
+    ("grid", "expected"),
+    [
+        ({"arms": [{"method": "ls"}, [1]]}, "grid.arms[1]: expected a mapping of option: value"),
+        ({"arms": ["pcgrad"]}, "grid.arms[0]: expected a mapping"),
+        ({"arms": [{"metod": "ls"}]}, "grid.arms[0].metod: unknown trial option; allowed:"),
+        ({"arms": [{"seed": 1}], "seed": [0]}, "grid.arms[0].seed: also grid.seed; keep it in"),
+        ({"arms": [{"method": "ls"}, {"method": "nope"}]}, "grid.arms[1].method: unknown method"),
+        ({"arms": [{"method": "ls", "n_train": 0}]}, "grid.arms[0].n_train: Input should be"),
+        (
+            {"arms": [{"method": "pcgrad", "method_options": {"lambda_p": 0.0}}]},
+            "trial (method='pcgrad', method_options={'lambda_p': 0.0}):",
+        ),
+    ],
+)
+def test_bad_arms_name_their_place(grid: dict[str, Any], expected: str) -> None:
+    assert expected in _error(_raw(grid=grid))
+
+
+@pytest.mark.parametrize(
+    ("grid", "expected"),
+    [
+        ({"method": ["ls"], "seed": [0, 1, 0]}, "grid.seed[2]: 0 repeats grid.seed[0]; give each"),
+        ({"n_train": [20, 20.0]}, "grid.n_train[1]: 20.0 repeats grid.n_train[0]"),
+        (
+            {"method": ["aim-matrix"], "method_options": [{"lambda_g": 0.0}, {"lambda_g": 0.0}]},
+            "grid.method_options[1]: {'lambda_g': 0.0} repeats grid.method_options[0]",
+        ),
+        ({"arms": [ARMS[2], {"method": "pcgrad"}]}, "grid.arms[1]: {'method': 'pcgrad'} repeats"),
+        # different spellings of one trial: train.method is ls, so {} and {method: ls} are one
+        ({"arms": [{}, {"method": "ls"}]}, "grid: cell 1 (method='ls') is the same trial as"),
+        (
+            {"arms": [{"n_train": 20}, {"method": "ls", "n_train": 20}]},
+            "grid: cell 1 (method='ls', n_train=20) is the same trial as cell 0; remove one",
+        ),
+    ],
+)
+def test_a_repeated_grid_value_or_trial_is_an_error(grid: dict[str, Any], expected: str) -> None:
+    assert expected in _error(_raw(train={"model": "gin", "epochs": 2, "method": "ls"}, grid=grid))

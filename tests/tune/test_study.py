@@ -114,7 +114,9 @@ def test_optuna_search_with_asha_keeps_its_study_in_sqlite(
     outcome = run_study(validate_spec(raw), tmp_path / "study")
     assert outcome.n_failed == 0
     assert outcome.optuna_storage == f"sqlite:///{tmp_path}/study/optuna.db"
-    study = optuna.load_study(study_name="optuna-study", storage=outcome.optuna_storage)
+    # one Optuna study per launch, named as the launch (its parent run, its Tune folder)
+    assert outcome.ray_path.name.startswith("optuna-study-")
+    study = optuna.load_study(study_name=outcome.ray_path.name, storage=outcome.optuna_storage)
     trials = study.get_trials(states=[optuna.trial.TrialState.COMPLETE])
     assert len(trials) == 2
     assert outcome.tracking_uri == f"sqlite:///{tmp_path}/study/mlflow.db"
