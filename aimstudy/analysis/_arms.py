@@ -123,10 +123,23 @@ def _format(value: Any) -> str:
     return str(value)
 
 
-def _label(trial: pd.Series, keys: list[str]) -> str:
+def _usual(trials: pd.DataFrame, keys: list[str]) -> dict[str, str]:
+    """Per key, the value most arms share when one value is strictly the most common: labels
+    leave it out (`h=0.1` on every arm but two says nothing)."""
+    arms = trials.drop_duplicates(subset=keys) if keys else trials
+    usual: dict[str, str] = {}
+    for key in keys:
+        counts = arms[key].map(_canonical).value_counts()
+        if len(counts) == 1 or counts.iloc[0] > counts.iloc[1]:
+            usual[key] = str(counts.index[0])
+    return usual
+
+
+def _label(trial: pd.Series, keys: list[str], usual: dict[str, str]) -> str:
     parts = [str(trial.get("method", "?"))]
     for key in keys:
-        if key == "method" or _canonical(trial[key]) == _UNSET:
+        value = _canonical(trial[key])
+        if key == "method" or value == _UNSET or usual.get(key) == value:
             continue
         name = key.rsplit(".", 1)[-1]
         parts.append(f"{_SHORT.get(name, name)}={_format(trial[key])}")
@@ -136,9 +149,9 @@ def _label(trial: pd.Series, keys: list[str]) -> str:
 def label_arms(table: pd.DataFrame, grid_keys: list[str] | None = None) -> tuple[pd.DataFrame, str]:
     """The table with an `arm` column (a short readable label per arm) and the size key.
 
-    Labels name the method, then every other varying key the trial sets (`aim-matrix λ_g=0`,
-    `aim-matrix guide=lookahead`); two arms that would print alike are an error, since the report
-    could not tell them apart.
+    Labels name the method, then every other varying key the trial sets to something else than
+    most arms do (`aim-matrix λ_g=0`, `aim-matrix guide=lookahead`, `aim-matrix h=0.2`); two arms
+    that would print alike are an error, since the report could not tell them apart.
     """
     out = table.copy()
     if out.empty or "run_id" not in out.columns:
@@ -147,7 +160,8 @@ def label_arms(table: pd.DataFrame, grid_keys: list[str] | None = None) -> tuple
     size_key = size_key_of(out)
     keys = arm_keys(out, size_key, grid_keys)
     trials = _trials(out)
-    labels = {str(t["run_id"]): _label(t, keys) for _, t in trials.iterrows()}
+    usual = _usual(trials, keys)
+    labels = {str(t["run_id"]): _label(t, keys, usual) for _, t in trials.iterrows()}
     _check_distinct(trials, keys, labels)
     out[ARM] = out["run_id"].astype(str).map(labels)
     return out, size_key

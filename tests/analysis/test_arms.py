@@ -51,6 +51,17 @@ def test_arms_differ_only_in_method_options() -> None:
     assert table.groupby("arm")["seed"].count().eq(4).all()  # 2 seeds x 2 sizes each
 
 
+def test_labels_leave_out_the_value_most_arms_share() -> None:
+    rows = [
+        {"method": m, "guidance_fraction": h, "n_train": 100, "seed": 0}
+        for m, h in (("aim-matrix", 0.1), ("aim-matrix", 0.05), ("aim-matrix", 0.2), ("ls", 0.1))
+    ]
+    table, _ = label_arms(_trials(rows))
+    assert list(table["arm"]) == ["aim-matrix", "aim-matrix h=0.05", "aim-matrix h=0.2", "ls"]
+    tied = [{"method": "ls", "model": m, "n_train": 100, "seed": 0} for m in ("gin", "mpnn")]
+    assert list(label_arms(_trials(tied))[0]["arm"]) == ["ls model=gin", "ls model=mpnn"]
+
+
 def test_size_key_is_whatever_the_study_varies() -> None:
     rows = [
         {"method": m, "dataset.limit": limit, "n_train": 50, "seed": 0}
