@@ -24,7 +24,7 @@ def register(subparsers: Any, summary: str) -> None:
         default="default",
         help="task set (qm9: nashmtl11, qm9_12; csv: biogen) or comma-separated names",
     )
-    d.add_argument("--path", type=Path, help="data file (csv, biogen; optional for tpd-adme)")
+    d.add_argument("--path", type=Path, help="data file (csv; optional for biogen and tpd-adme)")
     d.add_argument("--smiles-column", help="SMILES column of a csv file (found by name if unset)")
     d.add_argument("--featurizer", choices=["auto", "2d", "3d"], default="auto")
     d.add_argument("--limit", type=int, help="describe a seeded subsample of this many molecules")

@@ -38,13 +38,14 @@ def register(subparsers: Any, summary: str) -> None:
     d.add_argument(
         "--featurizer", choices=["auto", "2d", "3d"], help="default: 2d for gin/attentivefp"
     )
-    d.add_argument("--data-path", type=Path, help="CSV path for csv datasets")
+    d.add_argument("--data-path", type=Path, help="data file (csv; biogen: its shipped copy)")
     d.add_argument(
         "--limit",
         type=int,
         help=f"subsample the dataset first (qm9 with n_train <= 10000: {QM9_CLI_POOL})",
     )
-    d.add_argument("--split", choices=["random", "scaffold"])
+    d.add_argument("--split", choices=["random", "scaffold", "column"])
+    d.add_argument("--split-column", help="with --split column: the column of train/val/test")
     d.add_argument("--val-size", type=float, help=f"fraction (<1) or count; qm9: {QM9_EVAL_SIZE}")
     d.add_argument("--test-size", type=float, help=f"fraction (<1) or count; qm9: {QM9_EVAL_SIZE}")
     d.add_argument("--n-train", type=int, help="training budget (molecules drawn from train)")
@@ -95,6 +96,7 @@ def build_config(args: argparse.Namespace) -> Any:
         ("data_path", "path"),
         ("limit", "limit"),
         ("split", "split"),
+        ("split_column", "split_column"),
         ("val_size", "val_size"),
         ("test_size", "test_size"),
     ]:
@@ -133,7 +135,7 @@ def build_config(args: argparse.Namespace) -> Any:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"]) or "config"
-        raise ValueError(f"{where}: {err['msg']}") from None
+        raise ValueError(f"{where}: {err['msg'].removeprefix('Value error, ')}") from None
 
 
 def _defaults(raw: dict[str, Any]) -> None:

@@ -9,8 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from aimstudy.data._config import SPLIT_PARTS
 from aimstudy.data._table import MoleculeTable
 from aimstudy.data._tasks import Task
+
+# The Biogen ADME file shipped inside the package (MIT; LICENSE and source note beside it), so
+# `name: biogen` needs no download and no path.
+BIOGEN_FILE = Path(__file__).parent / "files" / "biogen_adme" / "ADME_public_set_3521.csv"
+_SHOW_BAD_PARTS = 5  # distinct offending split values an error names
 
 # Biogen ADME (Fang et al., J. Chem. Inf. Model. 2023, MIT): six sparse log10-scale endpoints.
 # column -> (task name, unit, description)
@@ -142,6 +148,31 @@ def _check_numeric(frame: pd.DataFrame, columns: list[str], where: str) -> None:
         raise ValueError(f"{where}: target column(s) {bad} are not numeric")
 
 
+def read_parts(frame: pd.DataFrame, column: str, where: str) -> np.ndarray:
+    """Each row's split part from `column`: train / val / test, case and spaces ignored.
+
+    ValueError naming the column and a few offending values with their counts (empty cells
+    count as offending: every row needs a part).
+    """
+    if column not in frame.columns:
+        raise ValueError(
+            f"{where}: split column {column!r} not found (split: column needs a column of "
+            f"{'/'.join(SPLIT_PARTS)} per row); columns: {list(frame.columns)}"
+        )
+    raw = frame[column]
+    labels = raw.astype(str).str.strip().str.lower().where(raw.notna(), "")
+    bad = ~labels.isin(SPLIT_PARTS)
+    if bad.any():
+        counts = raw[bad].map(repr).where(raw[bad].notna(), "<empty>").value_counts()
+        shown = ", ".join(f"{v} x{n}" for v, n in counts.head(_SHOW_BAD_PARTS).items())
+        more = f" and {len(counts) - _SHOW_BAD_PARTS} more" if len(counts) > _SHOW_BAD_PARTS else ""
+        raise ValueError(
+            f"{where}: split column {column!r} has {int(bad.sum())} row(s) that are not "
+            f"{'/'.join(SPLIT_PARTS)} (case-insensitive): {shown}{more}"
+        )
+    return labels.to_numpy(dtype=str)
+
+
 def file_digest(path: Path) -> str:
     """sha256 of a file's bytes (the content key of a CSV dataset)."""
     digest = hashlib.sha256()
@@ -158,11 +189,16 @@ def table_from_frame(
     smiles_column: str | None,
     source: str,
     content_key: str,
+    split_column: str | None = None,
 ) -> MoleculeTable:
-    """A MoleculeTable from an in-memory frame: validate columns, keep rows with a SMILES."""
+    """A MoleculeTable from an in-memory frame: validate columns, keep rows with a SMILES.
+
+    `split_column`: also read each row's given split part (`MoleculeTable.parts`).
+    """
     where = f"{name} ({source})"
     smiles_col = find_smiles_column(frame, smiles_column, where)
     resolved = resolve_tasks(frame, tasks, smiles_col, where)
+    parts = None if split_column is None else read_parts(frame, split_column, where)
     smiles = frame[smiles_col]
     targets = np.stack(
         [frame[t.column].to_numpy(dtype=np.float64, na_value=np.nan) for t in resolved], axis=1
@@ -179,11 +215,16 @@ def table_from_frame(
         source=source,
         content_key=content_key,
         notes=notes,
+        parts=parts,
     )
 
 
 def load(
-    path: Path | None, tasks: str | list[str], smiles_column: str | None, name: str = "csv"
+    path: Path | None,
+    tasks: str | list[str],
+    smiles_column: str | None,
+    name: str = "csv",
+    split_column: str | None = None,
 ) -> MoleculeTable:
     """Read a CSV / Parquet file into a MoleculeTable; the file path is required."""
     if path is None:
@@ -191,4 +232,4 @@ def load(
     path = Path(path).expanduser()
     frame = read_frame(path, name)
     key = f"{file_digest(path)}-{smiles_column}"
-    return table_from_frame(frame, name, tasks, smiles_column, str(path), key)
+    return table_from_frame(frame, name, tasks, smiles_column, str(path), key, split_column)

@@ -15,12 +15,14 @@ from torch_geometric.data import Data
 from aimstudy.data import _featurize
 from aimstudy.data._build import build_pool
 from aimstudy.data._cache import GraphSet, cache_root, content_hash, load_or_build
-from aimstudy.data._config import DataConfig
+from aimstudy.data._config import SPLIT_PARTS, DataConfig
 from aimstudy.data._registry import featurizer_of, load_dataset
 from aimstudy.data._scaling import Standardizer
 from aimstudy.data._splits import (
     Split,
+    column_split,
     murcko_scaffold,
+    part_sizes,
     random_split,
     resolve_size,
     scaffold_split,
@@ -105,22 +107,57 @@ def _attach_targets(graphs: GraphSet, targets: np.ndarray, mol_ids: np.ndarray) 
     graphs._data_list = None
 
 
-def _check_sizes(cfg: DataConfig, n_pool: int, n_train: int | None) -> tuple[int, int]:
-    """Validation / test counts; ValueError before featurization if n_train cannot fit."""
-    n_val = resolve_size(cfg.val_size, n_pool, "val_size")
-    n_test = resolve_size(cfg.test_size, n_pool, "test_size")
+def _check_sizes(cfg: DataConfig, table: MoleculeTable, n_train: int | None) -> tuple[int, int]:
+    """Validation / test counts of the table's split.
+
+    ValueError (before featurization) if a part is empty or n_train does not fit in the
+    training part.
+    """
+    n_val, n_test, available = _split_sizes(cfg, table)
+    if n_train is not None and not 1 <= n_train <= available:
+        if cfg.split == "column":
+            origin = f"the given train part of split column {cfg.split_column!r} in {table.source}"
+        else:
+            origin = f"{len(table)} in the pool minus {n_val} validation and {n_test} test"
+        raise ValueError(
+            f"{cfg.name}: n_train={n_train} is more than the {available} molecules "
+            f"available for training ({origin})"
+        )
+    return n_val, n_test
+
+
+def _split_sizes(cfg: DataConfig, table: MoleculeTable) -> tuple[int, int, int]:
+    """(validation, test, training) counts of the table's split, before any subset."""
+    if cfg.split == "column":
+        return _column_sizes(cfg, table)
+    n_pool = len(table)
+    val_size, test_size = cfg.eval_sizes()
+    n_val = resolve_size(val_size, n_pool, "val_size")
+    n_test = resolve_size(test_size, n_pool, "test_size")
     available = n_pool - n_val - n_test
     if available < 1:
         raise ValueError(
             f"{cfg.name}: val_size and test_size leave no training molecules of {n_pool}"
         )
-    if n_train is not None and not 1 <= n_train <= available:
+    return n_val, n_test, available
+
+
+def _column_sizes(cfg: DataConfig, table: MoleculeTable) -> tuple[int, int, int]:
+    """Sizes of the given parts; ValueError naming the empty part(s) and every part's size."""
+    if table.parts is None:  # a dataset whose loader reads no split column
+        raise ValueError(f"{cfg.name}: split: column is not supported; use random or scaffold")
+    sizes = part_sizes(table.parts)
+    empty = [part for part, n in sizes.items() if n == 0]
+    if empty:
+        shown = ", ".join(f"{part} {n}" for part, n in sizes.items())
+        pool = f"; pool of {len(table)} after limit {cfg.limit}" if cfg.limit else ""
+        noun = "part" if len(empty) == 1 else "parts"
         raise ValueError(
-            f"{cfg.name}: n_train={n_train} is more than the {available} molecules "
-            f"available for training ({n_pool} in the pool minus {n_val} validation "
-            f"and {n_test} test)"
+            f"{cfg.name} ({table.source}): split column {cfg.split_column!r} leaves the "
+            f"{' and '.join(empty)} {noun} empty ({shown}{pool}); each of "
+            f"{'/'.join(SPLIT_PARTS)} needs a molecule"
         )
-    return n_val, n_test
+    return sizes["val"], sizes["test"], sizes["train"]
 
 
 def _check_labels(tasks: list[Task], targets: np.ndarray, where: str) -> None:
@@ -148,7 +185,9 @@ def make_split(
     cfg: DataConfig, table: MoleculeTable, seed: int, cache_file: Path | None = None
 ) -> Split:
     """The split of a (featurized) pool table for this seed."""
-    n_val, n_test = _check_sizes(cfg, len(table), None)
+    n_val, n_test = _check_sizes(cfg, table, None)
+    if cfg.split == "column":
+        return column_split(table.parts, seed)
     if cfg.split == "scaffold":
         return scaffold_split(scaffolds_of(table, cache_file), n_val, n_test, seed)
     return random_split(len(table), n_val, n_test, seed)
@@ -165,7 +204,7 @@ def prepare(
     kind = featurizer_of(cfg)
     table = load_dataset(cfg, geometry=False)
     pool = table.take(pool_rows(len(table), cfg.limit))
-    _check_sizes(cfg, len(pool), n_train)
+    _check_sizes(cfg, pool, n_train)
     if not 0.0 <= guidance_fraction < 1.0:
         raise ValueError(f"guidance_fraction={guidance_fraction} must be in [0, 1)")
     _check_labels(pool.tasks, pool.targets, f"{cfg.name} pool")

@@ -25,16 +25,23 @@ class DatasetInfo:
 def _load_qm9(cfg: DataConfig, geometry: bool) -> MoleculeTable:
     if cfg.path is not None:
         raise ValueError(f"qm9: reads the qm9pack package and takes no path (got {cfg.path})")
+    if cfg.split == "column":
+        raise ValueError(
+            f"qm9: has no split column ({cfg.split_column!r}); split: column needs a data "
+            "file (csv, biogen, tpd-adme); use split: random or scaffold"
+        )
     return _qm9.load(cfg.tasks, geometry=geometry)
 
 
 def _load_csv(cfg: DataConfig, geometry: bool) -> MoleculeTable:
-    return _csv.load(cfg.path, cfg.tasks, cfg.smiles_column, name=cfg.name)
+    return _csv.load(cfg.path, cfg.tasks, cfg.smiles_column, cfg.name, cfg.split_column)
 
 
 def _load_biogen(cfg: DataConfig, geometry: bool) -> MoleculeTable:
+    """The csv loader with the 'biogen' preset, on the shipped file unless `path` is given."""
     tasks = "biogen" if cfg.tasks == "default" else cfg.tasks
-    return _csv.load(cfg.path, tasks, cfg.smiles_column, name="biogen")
+    path = _csv.BIOGEN_FILE if cfg.path is None else cfg.path
+    return _csv.load(path, tasks, cfg.smiles_column, "biogen", cfg.split_column)
 
 
 def _load_tpd(cfg: DataConfig, geometry: bool) -> MoleculeTable:
@@ -60,7 +67,8 @@ _REGISTRY: dict[str, DatasetInfo] = {
     "biogen": DatasetInfo(
         "biogen",
         "Biogen ADME (Fang et al. 2023, MIT): 3,521 compounds x 6 sparse log-scale ADME "
-        "endpoints; the csv dataset with the 'biogen' preset (path required).",
+        "endpoints, shipped with aimstudy; the csv dataset with the 'biogen' preset (path: "
+        "another copy of the file).",
         _load_biogen,
         default_tasks="biogen (6 endpoints)",
     ),

@@ -2,7 +2,8 @@
 
 A split orders the pool once per seed: test, validation, then the training pool in a fixed
 order. A training subset of size n is the first n of that order, so subsets nest across n and
-never touch validation or test.
+never touch validation or test. A column split takes test and validation as given by the data
+(the same for every seed) and orders only the given training part with the seed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from rdkit import Chem
 from rdkit.Chem.Scaffolds import MurckoScaffold
+
+from aimstudy.data._config import SPLIT_PARTS
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,23 @@ def random_split(n: int, n_val: int, n_test: int, seed: int) -> Split:
     """Seeded permutation: first n_test -> test, next n_val -> val, the rest in order."""
     order = np.random.default_rng(seed).permutation(n)
     return Split(order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :])
+
+
+def column_split(parts: np.ndarray, seed: int) -> Split:
+    """Test and validation as given (pool order); the given train part in seeded order.
+
+    `parts` holds "train" / "val" / "test" per pool position. Only the training order depends
+    on the seed, so n_train subsets nest within the given train part and differ across seeds.
+    """
+    test = np.flatnonzero(parts == "test")
+    val = np.flatnonzero(parts == "val")
+    train = np.flatnonzero(parts == "train")
+    return Split(test, val, train[np.random.default_rng(seed).permutation(len(train))])
+
+
+def part_sizes(parts: np.ndarray) -> dict[str, int]:
+    """Molecules per given part, in SPLIT_PARTS order (0 for a part that is absent)."""
+    return {part: int(np.sum(parts == part)) for part in SPLIT_PARTS}
 
 
 def murcko_scaffold(smiles: str) -> str:

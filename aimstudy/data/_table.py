@@ -17,6 +17,8 @@ class MoleculeTable:
     hold per-molecule atom symbols and coordinates (Angstrom) as text, for 3-D featurization.
     `content_key` identifies the source content cheaply (feeds the featurization cache key,
     together with the SMILES and row numbers: the geometry is fixed by those).
+    `parts` holds each row's given split part ("train" / "val" / "test", lower case) when the
+    dataset was read with a split column (`DataConfig.split == "column"`), else None.
     """
 
     name: str
@@ -29,6 +31,7 @@ class MoleculeTable:
     xyz: list[str] | None = None
     notes: list[str] = field(default_factory=list)
     rows: np.ndarray | None = None  # [N] row numbers in the full dataset (default 0..N-1)
+    parts: np.ndarray | None = None  # [N] str: given split part per row, or None
 
     def __post_init__(self) -> None:
         if self.rows is None:
@@ -51,6 +54,7 @@ class MoleculeTable:
             xyz=None if self.xyz is None else [self.xyz[r] for r in pick],
             notes=list(self.notes),
             rows=self.rows[rows],
+            parts=None if self.parts is None else self.parts[rows],
         )
 
     def label_density(self) -> np.ndarray:

@@ -121,6 +121,8 @@ def load(cfg: DataConfig) -> MoleculeTable:
     elif isinstance(tasks, list):
         by_name = {_rename(Task(c, "", column=c)).name: c for c in frame.columns}
         tasks = [by_name.get(t, t) for t in tasks]
-    table = _csv.table_from_frame(frame, "tpd-adme", tasks, smiles_col, source, key)
+    table = _csv.table_from_frame(
+        frame, "tpd-adme", tasks, smiles_col, source, key, cfg.split_column
+    )
     table.tasks = [_rename(t) for t in table.tasks]
     return table

@@ -24,12 +24,24 @@ def test_describe_qm9_reads_table_only(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_describe_biogen(biogen_csv: Path, data_cache: Path, capsys: pytest.CaptureFixture) -> None:
-    args = ["data", "describe", "biogen", "--path", str(biogen_csv), "--cache-dir", str(data_cache)]
+    args = ["data", "describe", "biogen", "--cache-dir", str(data_cache)]  # the shipped file
     assert main(args) == 0
     out = capsys.readouterr().out
+    assert f"source    {biogen_csv}" in out
     assert "3,521 kept, 0 skipped" in out
     assert "label density 53.6% over all tasks" in out
     assert "hPPB" in out and "log10(% unbound)" in out
+
+
+def test_describe_biogen_path_overrides(
+    biogen_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    copy = tmp_path / "head.csv"
+    copy.write_text("\n".join(biogen_csv.read_text().splitlines()[:41]) + "\n")  # 40 compounds
+    args = ["data", "describe", "biogen", "--path", str(copy), "--cache-dir", str(tmp_path)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert f"source    {copy}" in out and "40 kept, 0 skipped" in out
 
 
 def test_describe_qm9_limit_featurizes_pool(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

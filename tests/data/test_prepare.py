@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,9 @@ import pandas as pd
 import pytest
 import torch
 
+import aimstudy
 from aimstudy.data import DataConfig, load_dataset, names, prepare
+from aimstudy.data._csv import BIOGEN_FILE
 from aimstudy.data._prepare import pool_rows
 
 
@@ -164,8 +167,23 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_csv_needs_path() -> None:
-    with pytest.raises(ValueError, match="needs a file path"):
-        prepare(DataConfig(name="biogen"), n_train=10)
+    with pytest.raises(ValueError, match="csv: dataset needs a file path"):
+        prepare(DataConfig(name="csv"), n_train=10)
+
+
+def test_biogen_reads_the_shipped_file_unless_a_path_is_given(tmp_path: Path) -> None:
+    shipped = load_dataset(DataConfig(name="biogen"))
+    assert shipped.source == str(BIOGEN_FILE) and len(shipped) == 3521
+    assert (BIOGEN_FILE.parent / "LICENSE").read_text().startswith("MIT License")
+    package = Path(aimstudy.__file__).parent
+    assert BIOGEN_FILE.is_relative_to(package)  # inside the package, not ../shared
+    pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["aimstudy"]
+    shipped_files = {f for g in globs for f in package.glob(g)}  # what the wheel takes
+    assert {BIOGEN_FILE, BIOGEN_FILE.parent / "LICENSE"} <= shipped_files
+    copy = tmp_path / "head.csv"
+    pd.read_csv(BIOGEN_FILE).head(50).to_csv(copy, index=False)
+    assert len(load_dataset(DataConfig(name="biogen", path=copy))) == 50
 
 
 def test_missing_column(small_csv: Path) -> None:

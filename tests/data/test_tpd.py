@@ -59,6 +59,16 @@ def test_local_zip_path(tpd_zip: Path, tmp_path: Path) -> None:
     assert len(table) == 25 and len(table.tasks) == 3
 
 
+def test_split_column_of_a_local_file(tmp_path: Path) -> None:
+    path = tmp_path / "tpd.csv"
+    folds = ["train"] * 19 + ["val"] * 3 + ["test"] * 3
+    pd.DataFrame({"smiles": SMILES, "pred(LogD)": np.arange(25.0), "fold": folds}).to_csv(path)
+    cfg = DataConfig(name="tpd-adme", path=path, split="column", split_column="fold")
+    assert load_dataset(cfg).parts.tolist() == folds
+    data = prepare(cfg.model_copy(update={"cache_dir": tmp_path}), n_train=10, seed=0)
+    assert data.rows["test"].tolist() == [22, 23, 24]
+
+
 def test_failed_download_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV_URL, (tmp_path / "missing.zip").as_uri())
     with pytest.raises(FileNotFoundError, match="tpd-adme: download of .* failed"):
