@@ -65,7 +65,7 @@ from aimstudy.analysis._stats import (
 from aimstudy.analysis._study import Study, open_study, resolve_tracking_uri
 from aimstudy.analysis._summary import summary_lines
 from aimstudy.analysis._tuning import TuningView, tuning_summary, tuning_views
-from aimstudy.analysis._units import study_units, task_units
+from aimstudy.analysis._units import study_units
 
 __all__ = [
     "POLICY_ARTIFACT",
@@ -111,7 +111,6 @@ __all__ = [
     "summarize",
     "summary_lines",
     "task_correlation",
-    "task_units",
     "trial_epochs",
     "tuning_summary",
     "tuning_views",

@@ -9,31 +9,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from aimstudy.data._csv import BIOGEN, _unit_of
-from aimstudy.data._qm9 import resolve_tasks as qm9_tasks
+from aimstudy.data import report_units
 
-__all__ = ["display_unit", "study_units", "task_units"]
+__all__ = ["display_unit", "study_units"]
 
 _DATASET = "dataset.name"  # the trial param naming the dataset (flattened DataConfig.name)
-_QM9 = "qm9"
-_BIOGEN_UNITS = {name: unit for name, unit, _ in BIOGEN.values()}
 _SUPERSCRIPTS = {"^2": "²", "^3": "³"}
-
-
-def _unit(dataset: str, task: str) -> str:
-    """The report unit of one task of `dataset`, '' when the dataset layer does not know it."""
-    if dataset == _QM9:
-        try:
-            return qm9_tasks([task])[0].report_unit
-        except ValueError:
-            return ""
-    return _BIOGEN_UNITS.get(task) or _unit_of(task)
-
-
-def task_units(dataset: str, tasks: list[str]) -> dict[str, str]:
-    """{task: report unit} for the tasks of a dataset (tasks without a known unit left out)."""
-    units = {task: _unit(dataset, task) for task in tasks}
-    return {task: unit for task, unit in units.items() if unit}
 
 
 def study_units(table: pd.DataFrame) -> dict[str, str]:
@@ -44,7 +25,7 @@ def study_units(table: pd.DataFrame) -> dict[str, str]:
     tasks = [str(t) for t in table["task"].dropna().unique()]
     units: dict[str, str] = {}
     for dataset in datasets:  # one in practice; a pooled launch could mix
-        units = {**task_units(dataset, tasks), **units}
+        units = {**report_units(dataset, tasks), **units}
     return units
 
 

@@ -80,7 +80,7 @@ def find_smiles_column(frame: pd.DataFrame, given: str | None, where: str) -> st
     )
 
 
-def _unit_of(column: str) -> str:
+def unit_of(column: str) -> str:
     """The unit written in a trailing '(...)' of a column name, else ''."""
     match = re.search(r"\(([^()]*)\)\s*$", column)
     return match.group(1) if match else ""
@@ -138,7 +138,7 @@ def resolve_tasks(
             name, unit, text = BIOGEN[column]
             out.append(Task(name, unit, description=text, column=column))
         else:
-            out.append(Task(str(column), _unit_of(str(column)), column=str(column)))
+            out.append(Task(str(column), unit_of(str(column)), column=str(column)))
     return out
 
 

@@ -115,3 +115,20 @@ def load_dataset(cfg: DataConfig, geometry: bool | None = None) -> MoleculeTable
     if geometry is None:
         geometry = featurizer_of(cfg) == "3d"
     return entry.load(cfg, geometry)
+
+
+def report_units(name: str, tasks: list[str]) -> dict[str, str]:
+    """{task: unit its metrics are reported in} from the dataset's task definitions alone (QM9's
+    specs, the Biogen preset, a `(unit)` suffix of a CSV column), reading no data; tasks whose
+    unit is not known this way are left out."""
+    if name == "qm9":
+        units = {}
+        for task in tasks:
+            try:
+                units[task] = _qm9.resolve_tasks([task])[0].report_unit
+            except ValueError:
+                continue
+        return units
+    biogen = {task: unit for task, unit, _ in _csv.BIOGEN.values()}
+    found = {task: biogen.get(task) or _csv.unit_of(task) for task in tasks}
+    return {task: unit for task, unit in found.items() if unit}

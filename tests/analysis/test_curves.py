@@ -16,9 +16,9 @@ from aimstudy.analysis import (
     plot_data_efficiency,
     seed_points,
     study_units,
-    task_units,
 )
 from aimstudy.analysis._checks import MIN_SEEDS_FOR_INTERVAL
+from aimstudy.data import report_units
 
 
 def _table(maes: dict[tuple[str, int, int], list[float]], tasks: list[str]) -> pd.DataFrame:
@@ -53,13 +53,13 @@ def _collections(ax, kind: type) -> list:  # noqa: ANN001
 
 
 def test_task_units_from_the_dataset_registry() -> None:
-    assert task_units("qm9", ["mu", "U0", "alpha", "nope"]) == {
+    assert report_units("qm9", ["mu", "U0", "alpha", "nope"]) == {
         "mu": "D",
         "U0": "meV",
         "alpha": "a0^3",
     }
-    assert task_units("biogen", ["solubility"]) == {"solubility": "log10(ug/mL)"}
-    assert task_units("csv", ["logS (mol/L)", "y"]) == {"logS (mol/L)": "mol/L"}
+    assert report_units("biogen", ["solubility"]) == {"solubility": "log10(ug/mL)"}
+    assert report_units("csv", ["logS (mol/L)", "y"]) == {"logS (mol/L)": "mol/L"}
     assert study_units(_study(2)) == {"mu": "D", "U0": "meV", "alpha": "a0^3"}
 
 
