@@ -22,8 +22,10 @@ from aimstudy.analysis._curves import data_efficiency, seed_points
 from aimstudy.analysis._policy import load_policy, seed_stability
 from aimstudy.analysis._runs import load_runs, parent_runs, results_table
 from aimstudy.analysis._stats import compare_to_baselines, delta_m, mean_ranks, summarize
-from aimstudy.analysis._study import Study
+from aimstudy.analysis._study import Study, grid_of
 from aimstudy.analysis._units import study_units
+from aimstudy.tracking import GRID_PARAM
+from aimstudy.tune import StudyFolder
 
 __all__ = ["StudyAnalysis", "analyse", "grid_status"]
 
@@ -79,9 +81,10 @@ def _norm(value: Any) -> str:
 def _grid_from_parent(runs: pd.DataFrame) -> dict[str, list[Any]]:
     """The grid `aimstudy run` logs as the JSON param `grid` of its parent run, if any."""
     parents = parent_runs(runs)
-    if parents.empty or "param:grid" not in parents.columns:
+    column = f"param:{GRID_PARAM}"
+    if parents.empty or column not in parents.columns:
         return {}
-    text = parents.iloc[0]["param:grid"]
+    text = parents.iloc[0][column]
     try:
         grid = json.loads(text) if isinstance(text, str) else {}
     except json.JSONDecodeError:
@@ -138,8 +141,9 @@ def analyse(
     `fallback_reference` (LS by default), said in `notes` and in the `source` column.
     """
     runs, which = select_launch(load_runs(study.tracking_uri, study.name), launch)
-    if not study.grid:
-        study = replace(study, grid=_grid_from_parent(runs))
+    if not study.grid:  # the launch's own grid; its spec in the folder if the param was cut
+        grid = _grid_from_parent(runs) or grid_of(StudyFolder(study.folder).read_spec())
+        study = replace(study, grid=grid)
     table, size = label_arms(results_table(runs), grid_columns(study.grid))
     notes: list[str] = [f"tables read {which}"]
     if table.empty:

@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from aimstudy.tracking import STUDY_ROLE
+
 __all__ = [
     "ARM",
     "LAUNCH_ALL",
@@ -182,7 +184,7 @@ def _check_distinct(trials: pd.DataFrame, keys: list[str], labels: dict[str, str
 
 def _launch_ids(runs: pd.DataFrame) -> list[str]:
     """Launch (parent run) ids, latest first."""
-    parents = runs[runs["role"] == "study"].sort_values("start_time", ascending=False)
+    parents = runs[runs["role"] == STUDY_ROLE].sort_values("start_time", ascending=False)
     return [str(r) for r in parents["run_id"]]
 
 

@@ -50,7 +50,7 @@ _SHIFT_DECADES = 0.012  # x shift between neighbouring arms on a log axis
 _SHIFT_CATEGORY = 0.05  # the same on a categorical axis (sizes 1 apart)
 
 
-def _subplots(  # noqa: ANN202
+def _subplots(
     nrows: int, ncols: int, figsize: tuple[float, float], squeeze: bool = False, **kwargs
 ):
     """Figure and axes without pyplot: no global backend or figure registry is touched, so the

@@ -25,6 +25,7 @@ from aimstudy.analysis._arms import ARM, with_arm
 from aimstudy.analysis._checks import STABLE_SPEARMAN, format_spearman
 from aimstudy.analysis._curves import _subplots
 from aimstudy.analysis._stats import SIZE
+from aimstudy.tracking import POLICY_ARTIFACT
 from aimstudy.train import POLICY_COLUMNS
 
 __all__ = [
@@ -42,7 +43,6 @@ __all__ = [
     "stability_title",
 ]
 
-POLICY_ARTIFACT = "policy/policy.parquet"
 _COLORBAR = {"tau": "τ (cosine threshold)", "gate": "gate (0 = blocked, 1 = open)"}
 _WARN = "tab:red"
 

@@ -39,6 +39,8 @@ from aimstudy.analysis._policy import (
 from aimstudy.analysis._runs import write_results
 from aimstudy.analysis._summary import delta_reference, summary_lines
 from aimstudy.analysis._tuning import tuning_summary, tuning_views
+from aimstudy.tracking import REPORT_DIR
+from aimstudy.tune import StudyFolder
 
 __all__ = ["ReportFiles", "log_report", "markdown_table", "report_figures", "write_report"]
 
@@ -88,7 +90,7 @@ def report_figures(analysis: StudyAnalysis) -> tuple[dict[str, Figure], list[str
     figures: dict[str, Figure] = {}
     notes: list[str] = []
 
-    def attempt(name: str, draw) -> None:  # noqa: ANN001 - a zero-argument figure factory
+    def attempt(name: str, draw) -> None:
         try:
             drawn = draw()
             figures.update(drawn if isinstance(drawn, dict) else {name: drawn})
@@ -267,7 +269,7 @@ def _html(analysis: StudyAnalysis, files: ReportFiles) -> str:
 def write_report(analysis: StudyAnalysis, out: Path | None = None) -> ReportFiles:
     """Write results.parquet, figures/*.png, report.md and report.html into `out`
     (default `<study folder>/report`)."""
-    folder = Path(out) if out is not None else analysis.study.folder / "report"
+    folder = Path(out) if out is not None else StudyFolder(analysis.study.folder).report
     folder.mkdir(parents=True, exist_ok=True)
     files = ReportFiles(
         folder=folder,
@@ -293,7 +295,7 @@ def write_report(analysis: StudyAnalysis, out: Path | None = None) -> ReportFile
 
 
 def log_report(
-    analysis: StudyAnalysis, files: ReportFiles, artifact_path: str = "report"
+    analysis: StudyAnalysis, files: ReportFiles, artifact_path: str = REPORT_DIR
 ) -> str | None:
     """Attach the report folder to the latest parent run; returns its run id (None if no parent)."""
     run_id = analysis.parent_run_id

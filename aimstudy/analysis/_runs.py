@@ -15,6 +15,9 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Run
 
+from aimstudy.tracking import PARENT_TAG, ROLE_TAG, STUDY_ROLE, TRIAL_ROLE, TRIAL_TAG
+from aimstudy.train import BEST_EPOCH, BEST_PREFIX
+
 __all__ = [
     "ROLE_TAG",
     "load_runs",
@@ -24,8 +27,7 @@ __all__ = [
     "write_results",
 ]
 
-ROLE_TAG = "aimstudy.role"
-_BEST_MAE = re.compile(r"^best/(train|val|test)/mae/(.+)$")
+_BEST_MAE = re.compile(rf"^{re.escape(BEST_PREFIX)}(train|val|test)/mae/(.+)$")
 _LAST_MAE = re.compile(r"^(train|val|test)/mae/(.+)$")
 _RUN_COLUMNS = ["run_id", "parent_run_id", "trial_id", "role", "status", "start_time", "end_time"]
 
@@ -46,8 +48,8 @@ def _run_row(run: Run) -> dict[str, Any]:
     info = run.info
     row: dict[str, Any] = {
         "run_id": info.run_id,
-        "parent_run_id": tags.get("mlflow.parentRunId"),
-        "trial_id": tags.get("aimstudy.trial_id"),
+        "parent_run_id": tags.get(PARENT_TAG),
+        "trial_id": tags.get(TRIAL_TAG),
         "role": tags.get(ROLE_TAG),
         "status": info.status,
         "start_time": pd.to_datetime(info.start_time, unit="ms", utc=True),
@@ -113,7 +115,7 @@ def parent_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """The study launches (tag `aimstudy.role=study`), latest first."""
     if runs.empty:
         return runs
-    parents = runs[runs["role"] == "study"]
+    parents = runs[runs["role"] == STUDY_ROLE]
     return parents.sort_values("start_time", ascending=False).reset_index(drop=True)
 
 
@@ -121,7 +123,7 @@ def _trial_runs(runs: pd.DataFrame) -> pd.DataFrame:
     """Trial runs: tagged as trials, or (older stores) any child run of a study launch."""
     if runs.empty:
         return runs
-    is_trial = (runs["role"] == "trial") | (runs["role"].isna() & runs["parent_run_id"].notna())
+    is_trial = (runs["role"] == TRIAL_ROLE) | (runs["role"].isna() & runs["parent_run_id"].notna())
     return runs[is_trial]
 
 
@@ -164,7 +166,7 @@ def results_table(runs: pd.DataFrame) -> pd.DataFrame:
             "parent_run_id": run["parent_run_id"],
             "status": run["status"],
             **{c[len("param:") :]: run[c] for c in config},
-            "best_epoch": run.get("metric:best/epoch", float("nan")),
+            "best_epoch": run.get(f"metric:{BEST_EPOCH}", float("nan")),
             "wall_time_s": run["wall_time_s"],
             "epoch_time_s": run.get("metric:time/epoch_s", float("nan")),
             "delta_m_logged": run.get("metric:best/test/delta_m", float("nan")),

@@ -42,7 +42,7 @@ def _complete(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
 
 
-def _figure(draw) -> Figure:  # noqa: ANN001 - a zero-argument Optuna plotting call
+def _figure(draw) -> Figure:
     """Run an Optuna matplotlib plot (experimental warnings muted) and return its figure."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -49,6 +49,11 @@ def register(subparsers: argparse._SubParsersAction, summary: str) -> None:
     parser.add_argument(
         "--check", action="store_true", help="validate the study and list its trials, run nothing"
     )
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no line per trial start, result and end while it runs (the summary still prints)",
+    )
     parser.set_defaults(func=_run)
 
 
@@ -76,6 +81,7 @@ def _run(args: argparse.Namespace) -> int:
         tracking_uri=args.tracking_uri,
         resume=args.resume,
         new_launch=args.new_launch,
+        progress=not args.no_progress,
     )
     print()
     print(format_table(outcome.table))

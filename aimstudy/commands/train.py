@@ -51,7 +51,7 @@ def register(subparsers: Any, summary: str) -> None:
     d.add_argument("--n-train", type=int, help="training budget (molecules drawn from train)")
     d.add_argument("--guidance-fraction", type=float, help="share of n_train held out for guidance")
     m = p.add_argument_group("method and model")
-    m.add_argument("--method", help="MTL method (see `aimstudy.mtl.names()`)")
+    m.add_argument("--method", help="MTL method (see `aimstudy list methods`)")
     m.add_argument(
         "--method-option",
         action="append",
@@ -226,11 +226,13 @@ class ProgressBar:
 
 
 def _summary(result: Any, units: dict[str, str]) -> None:
+    from aimstudy.train import best_key
+
     m, nan = result.metrics, float("nan")
-    val, test = m.get("best/val/norm_mae", nan), m.get("best/test/norm_mae", nan)
+    val, test = m.get(best_key("val/norm_mae"), nan), m.get(best_key("test/norm_mae"), nan)
     print(f"best epoch {result.best_epoch}: val norm_mae {val:.4f}, test norm_mae {test:.4f}")
     for t in result.task_names:
-        mae = m.get(f"best/test/mae/{t}", nan)
+        mae = m.get(best_key(f"test/mae/{t}"), nan)
         print(f"  {t:>12s}  test MAE {mae:.4g} {units.get(t, '')}".rstrip())
     print(f"wrote {result.workdir}/config.yaml, metrics.parquet, policy.parquet, checkpoints/")
 
@@ -245,10 +247,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"{flag}: expected KEY=VALUE, got {item!r}")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
+    """`KEY=VALUE` flags -> {key: value parsed as YAML}, as `aimstudy run --set` reads them."""
+    from aimstudy.train import parse_assignment
+
+    return dict(parse_assignment(item, flag) for item in items)

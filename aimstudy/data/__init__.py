@@ -9,7 +9,14 @@ from __future__ import annotations
 from aimstudy.data._cache import GraphSet
 from aimstudy.data._config import DataConfig
 from aimstudy.data._prepare import PreparedData, prepare
-from aimstudy.data._registry import featurizer_of, info, load_dataset, names, report_units
+from aimstudy.data._registry import (
+    featurizer_of,
+    info,
+    load_dataset,
+    names,
+    options,
+    report_units,
+)
 from aimstudy.data._scaling import Standardizer
 from aimstudy.data._table import MoleculeTable
 from aimstudy.data._tasks import Task
@@ -25,6 +32,7 @@ __all__ = [
     "info",
     "load_dataset",
     "names",
+    "options",
     "prepare",
     "report_units",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -92,6 +93,17 @@ def info(name: str) -> DatasetInfo:
     if name not in _REGISTRY:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(_REGISTRY)}")
     return _REGISTRY[name]
+
+
+def options(name: str) -> dict[str, object]:
+    """The `dataset:` options that go with `name` and their defaults, from DataConfig's signature.
+
+    Every dataset takes the same options; what `tasks: default` selects differs per dataset
+    (`info(name).default_tasks`), and `featurizer: auto` follows the dataset and the model.
+    """
+    info(name)  # an unknown name is a ValueError listing the known ones
+    params = inspect.signature(DataConfig).parameters
+    return {key: p.default for key, p in params.items() if key != "name"}
 
 
 def featurizer_of(cfg: DataConfig) -> str:

@@ -7,15 +7,18 @@ from aimstudy.models._ensemble import SingleTaskEnsemble
 from aimstudy.models._registry import (
     build_model,
     check_options,
+    doc,
     model_options,
     names,
     register_model,
 )
 
-# Importing the backbone modules registers them.
-from aimstudy.models._mpnn import MPNN  # noqa: E402  isort: skip
-from aimstudy.models._gin import GIN  # noqa: E402  isort: skip
-from aimstudy.models._attentivefp import AttentiveFPModel  # noqa: E402  isort: skip
+# Importing the backbone modules registers them, in this order (that of `names()`).
+# isort: off
+from aimstudy.models._mpnn import MPNN
+from aimstudy.models._gin import GIN
+from aimstudy.models._attentivefp import AttentiveFPModel
+# isort: on
 
 __all__ = [
     "GIN",
@@ -25,6 +28,7 @@ __all__ = [
     "SingleTaskEnsemble",
     "build_model",
     "check_options",
+    "doc",
     "make_heads",
     "model_options",
     "names",

@@ -41,6 +41,11 @@ def model_options(name: str) -> dict[str, object]:
     return {}
 
 
+def doc(name: str) -> str:
+    """The docstring of model `name` (`aimstudy list models` shows its first sentence)."""
+    return inspect.getdoc(_lookup(name)) or ""
+
+
 def check_options(name: str, options: dict[str, object]) -> None:
     """Raise ValueError naming an unknown option of model `name` (cheap, before any building)."""
     allowed = model_options(name)

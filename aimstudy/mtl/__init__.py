@@ -1,7 +1,8 @@
 """How task gradients become one update: AIM and its baselines behind one registry.
 
-``get(name, n_tasks, **options)`` builds a method, ``names()`` lists them; every method is an
-``MTLMethod`` whose ``backward(StepInputs)`` sets the ``.grad`` of the shared and head parameters.
+``get(name, n_tasks, **options)`` builds a method, ``names()`` lists them, ``options(name)`` and
+``doc(name)`` describe one; every method is an ``MTLMethod`` whose ``backward(StepInputs)`` sets
+the ``.grad`` of the shared and head parameters.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from ._objective import (
 )
 from ._pcgrad import PCGrad
 from ._policy import MatrixPolicy, ScalarPolicy
-from ._registry import get, names, options, register
+from ._registry import doc, get, names, options, register
 from ._rlw import RLW
 from ._stl import STL
 from ._upgrad import UPGrad
@@ -64,6 +65,7 @@ __all__ = [
     "StepInputs",
     "cosine_from_gram",
     "difficulty_weights",
+    "doc",
     "gate",
     "get",
     "gram_weights",

@@ -95,11 +95,6 @@ def task_gradients(
     return G, head_grads
 
 
-def flat_size(params: Sequence[Tensor]) -> int:
-    """Total number of scalars in ``params`` (the d of the Jacobian)."""
-    return sum(p.numel() for p in params)
-
-
 def assign_flat_grad(params: Sequence[Tensor], flat: Tensor) -> None:
     """Write the flat vector ``flat`` [d] into ``.grad`` of ``params`` (overwriting)."""
     offset = 0

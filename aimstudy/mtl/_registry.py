@@ -1,4 +1,4 @@
-"""The registry of methods: ``get(name, n_tasks, **options)`` and ``names()``.
+"""The registry of methods: ``get(name, n_tasks, **options)``, ``names()``, ``options(name)``.
 
 It also feeds the CLI choices and the search spaces, so options are checked against each method's
 constructor before anything is built.
@@ -47,6 +47,11 @@ def options(name: str) -> dict[str, Any]:
         for k, p in params.items()
         if k not in ("self", "n_tasks") and p.kind is not p.VAR_KEYWORD
     }
+
+
+def doc(name: str) -> str:
+    """The docstring of method ``name`` (``aimstudy list methods`` shows its first sentence)."""
+    return inspect.getdoc(_lookup(name)) or ""
 
 
 def _lookup(name: str) -> type[MTLMethod]:

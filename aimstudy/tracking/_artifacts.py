@@ -8,41 +8,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from aimstudy.train import POLICY_COLUMNS
-
-_DTYPES = ["object", "int64", "object", "object", "float64"]
+from aimstudy.train import policy_rows, policy_table
 
 
 def policy_frame(
     rows: Iterable[tuple[int, str, np.ndarray]], task_names: Sequence[str]
 ) -> pd.DataFrame:
-    """(epoch, matrix name, [T, T] array) triples -> long table: matrix, epoch, task_i/j, value."""
-    frames = []
+    """(epoch, matrix name, [T, T] array) triples -> the trial folder's long policy table."""
     names = list(task_names)
-    for epoch, matrix, values in rows:
-        values = np.asarray(values, dtype=float)  # [T, T]
-        if values.shape != (len(names), len(names)):
-            raise ValueError(
-                f"policy matrix {matrix!r} at epoch {epoch}: shape {values.shape}, "
-                f"expected ({len(names)}, {len(names)}) for tasks {names}"
-            )
-        i, j = np.meshgrid(np.arange(len(names)), np.arange(len(names)), indexing="ij")
-        frames.append(
-            pd.DataFrame(
-                {
-                    "matrix": matrix,
-                    "epoch": int(epoch),
-                    "task_i": np.asarray(names, dtype=object)[i.ravel()],
-                    "task_j": np.asarray(names, dtype=object)[j.ravel()],
-                    "value": values.ravel(),
-                }
-            )
-        )
-    if not frames:
-        return pd.DataFrame(
-            {c: pd.Series(dtype=t) for c, t in zip(POLICY_COLUMNS, _DTYPES, strict=True)}
-        )
-    return pd.concat(frames, ignore_index=True)[POLICY_COLUMNS]
+    return policy_table(
+        row for epoch, matrix, values in rows for row in policy_rows(epoch, {matrix: values}, names)
+    )
 
 
 # Colour scales per matrix kind: cosines and thresholds are signed, gates lie in [0, 1].

@@ -6,8 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-# MLflow rejects param values longer than this (characters).
-MAX_PARAM_LENGTH = 6000
+from aimstudy.tracking._names import MAX_PARAM_LENGTH
+from aimstudy.train import leaves
 
 
 def flatten_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
@@ -16,14 +16,7 @@ def flatten_params(config: Mapping[str, Any], prefix: str = "") -> dict[str, str
     Lists and other leaves are written as JSON (or str) so they stay readable in the UI; an empty
     mapping becomes "{}" so a key such as `method_options` is still visible.
     """
-    flat: dict[str, str] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten_params(value, prefix=f"{name}."))
-        else:
-            flat[name] = _to_text(value)[:MAX_PARAM_LENGTH]
-    return flat
+    return {k: _to_text(v)[:MAX_PARAM_LENGTH] for k, v in leaves(config, prefix).items()}
 
 
 def _to_text(value: Any) -> str:

@@ -14,13 +14,18 @@ from pathlib import Path
 from mlflow.entities import Run, RunStatus
 from mlflow.tracking import MlflowClient
 
-ROLE_TAG = "aimstudy.role"
-STUDY_TAG = "aimstudy.study"
-TRIAL_TAG = "aimstudy.trial_id"
-ERROR_TAG = "aimstudy.error"
-PARENT_TAG = "mlflow.parentRunId"
-RUN_NAME_TAG = "mlflow.runName"
-MAX_TAG_LENGTH = 5000
+from aimstudy.tracking._names import (
+    ERROR_TAG,
+    EXPERIMENT_KIND,
+    EXPERIMENT_KIND_TAG,
+    MAX_TAG_LENGTH,
+    MLFLOW_DB,
+    PARENT_TAG,
+    ROLE_TAG,
+    STUDY_ROLE,
+    STUDY_TAG,
+    TRIAL_TAG,
+)
 
 
 @dataclass(frozen=True)
@@ -32,9 +37,14 @@ class StudyRuns:
     parent_run_id: str
 
 
+def sqlite_uri(path: Path) -> str:
+    """An absolute `sqlite:////...` URI of a file (MLflow's and Optuna's stores take this form)."""
+    return f"sqlite:///{Path(path).resolve().as_posix()}"
+
+
 def default_tracking_uri(out_dir: Path) -> str:
     """SQLite store inside the study's output folder, as an absolute `sqlite:////...` URI."""
-    return f"sqlite:///{(Path(out_dir).resolve() / 'mlflow.db').as_posix()}"
+    return sqlite_uri(Path(out_dir) / MLFLOW_DB)
 
 
 def is_local_store(uri: str) -> bool:
@@ -47,7 +57,7 @@ def check_tracking_uri(uri: str, timeout_s: float = 5.0) -> None:
     if uri.startswith(("http://", "https://")):
         url = uri.rstrip("/") + "/health"
         try:
-            with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310
+            with urllib.request.urlopen(url, timeout=timeout_s) as response:
                 if response.status != 200:
                     raise ValueError(f"tracking server {uri} answered {response.status} on /health")
         except (urllib.error.URLError, OSError) as exc:
@@ -80,8 +90,7 @@ def open_experiment(uri: str, name: str, artifact_root: Path | None) -> str:
     if artifact_root is not None and is_local_store(uri):
         artifact_root.mkdir(parents=True, exist_ok=True)
         location = artifact_root.resolve().as_uri()
-    # Tag read by the MLflow 3 UI: open the experiment on its training runs, not GenAI traces.
-    tags = {"mlflow.experimentKind": "custom_model_development", STUDY_TAG: name}
+    tags = {EXPERIMENT_KIND_TAG: EXPERIMENT_KIND, STUDY_TAG: name}
     return client.create_experiment(name, artifact_location=location, tags=tags)
 
 
@@ -91,7 +100,7 @@ def start_parent_run(uri: str, experiment_id: str, study: str, run_name: str) ->
     run = client.create_run(
         experiment_id,
         run_name=run_name,
-        tags={ROLE_TAG: "study", STUDY_TAG: study},
+        tags={ROLE_TAG: STUDY_ROLE, STUDY_TAG: study},
     )
     return run.info.run_id
 

@@ -7,22 +7,62 @@ from __future__ import annotations
 
 from aimstudy.train._callbacks import Callback, EpochReport, TrialResult
 from aimstudy.train._config import TrialConfig
+from aimstudy.train._dotted import leaves, parse_assignment, set_path
+from aimstudy.train._errors import describe_error, loc_text
+from aimstudy.train._folder import (
+    BEST_CHECKPOINT,
+    CONFIG_FILE,
+    METRICS_FILE,
+    POLICY_COLUMNS,
+    POLICY_FILE,
+    TRIAL_FILES,
+    TrialFolder,
+    policy_rows,
+    policy_table,
+)
 from aimstudy.train._loss import NonFiniteLossError, masked_task_losses
 from aimstudy.train._memory import HUGE_PAGES_ENV
-from aimstudy.train._trial import best_metrics, resolve_device, run_trial, validate_config
-from aimstudy.train._writers import POLICY_COLUMNS
+from aimstudy.train._selection import (
+    BEST_EPOCH,
+    BEST_PREFIX,
+    EPOCH,
+    SELECTION_METRIC,
+    best_epoch,
+    best_key,
+    best_metrics,
+)
+from aimstudy.train._trial import resolve_device, run_trial, validate_config
 
 __all__ = [
+    "BEST_CHECKPOINT",
+    "BEST_EPOCH",
+    "BEST_PREFIX",
+    "CONFIG_FILE",
+    "EPOCH",
     "HUGE_PAGES_ENV",
+    "METRICS_FILE",
     "Callback",
     "EpochReport",
     "NonFiniteLossError",
     "POLICY_COLUMNS",
+    "POLICY_FILE",
+    "SELECTION_METRIC",
+    "TRIAL_FILES",
     "TrialConfig",
+    "TrialFolder",
     "TrialResult",
+    "best_epoch",
+    "best_key",
     "best_metrics",
+    "describe_error",
+    "leaves",
+    "loc_text",
     "masked_task_losses",
+    "parse_assignment",
+    "policy_rows",
+    "policy_table",
     "resolve_device",
     "run_trial",
+    "set_path",
     "validate_config",
 ]

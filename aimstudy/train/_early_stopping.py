@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from aimstudy.train._selection import improves
+
 
 @dataclass
 class EarlyStopping:
     """Tracks the best epoch; `stopped` once `patience` epochs in a row brought no improvement.
 
-    The first epoch is always the best so far (even with a NaN value, so model selection always
-    has a checkpoint); later NaN values never improve. `patience=None` never stops.
+    Which epoch is better is `_selection.improves` (the rule every reader of a history shares).
+    `patience=None` never stops.
     """
 
     patience: int | None
@@ -21,10 +23,7 @@ class EarlyStopping:
 
     def update(self, epoch: int, value: float) -> bool:
         """Record `value` of `epoch`; True when it is the new best."""
-        best = self.best_value
-        improved = self.best_epoch == 0 or (
-            math.isfinite(value) and (not math.isfinite(best) or value < best)
-        )
+        improved = improves(value, self.best_value, self.best_epoch)
         if improved:
             self.best_value, self.best_epoch, self.bad_epochs = value, epoch, 0
         else:

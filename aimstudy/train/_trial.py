@@ -24,13 +24,12 @@ from aimstudy.train._callbacks import EpochReport, TrialResult, notify
 from aimstudy.train._config import RESUMABLE_CHANGES, TrialConfig
 from aimstudy.train._diagnostics import EpochDiagnostics, split_diagnostics
 from aimstudy.train._early_stopping import EarlyStopping
+from aimstudy.train._folder import TrialFolder, policy_rows
 from aimstudy.train._loaders import GuidanceStream, epoch_batches, n_batches
 from aimstudy.train._loss import check_finite, masked_task_losses
 from aimstudy.train._memory import keep_freed_memory
 from aimstudy.train._metrics import absolute_errors, delta_m, split_metrics
-from aimstudy.train._writers import policy_rows, write_config, write_metrics, write_policy
-
-SPLITS = ("train", "val", "test")
+from aimstudy.train._selection import EPOCH, SELECTION_METRIC, best_metrics
 
 
 def validate_config(config: TrialConfig) -> None:
@@ -107,6 +106,7 @@ class _Trial:
 
     def __init__(self, config: TrialConfig, workdir: Path, callbacks: Sequence[Any]) -> None:
         self.config, self.workdir, self.callbacks = config, workdir, list(callbacks)
+        self.folder = TrialFolder(workdir)
         self.device = resolve_device(config.device)
         self.data: PreparedData = prepare(
             config.dataset,
@@ -163,7 +163,7 @@ class _Trial:
         if resume_from is not None:
             st.load_state_dict(resume_from)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        write_config(self.config.model_dump(mode="json"), self.workdir)
+        self.folder.write_config(self.config.model_dump(mode="json"))
         notify(self.callbacks, "on_start", self.config, self.tasks)
         while st.epoch < self.config.epochs and not st.early.stopped:
             self._epoch(st.epoch + 1)
@@ -179,12 +179,12 @@ class _Trial:
         train_s = time.perf_counter() - t0
         st.method.on_epoch_end()
         t1 = time.perf_counter()
-        metrics = {"epoch": float(epoch), **self._evaluate()}
+        metrics = {EPOCH: float(epoch), **self._evaluate()}
         eval_s = time.perf_counter() - t1
         diag_metrics, matrices = split_diagnostics(diag.means(), self.task_names)
         metrics.update({"train/loss": train_loss, "lr": lr, "time/epoch_s": train_s})
         metrics.update({"time/eval_s": eval_s, **diag_metrics})
-        value = metrics["val/norm_mae"]
+        value = metrics[SELECTION_METRIC]
         st.scheduler.step(value if math.isfinite(value) else math.inf)
         improved = st.early.update(epoch, value)
         st.epoch = epoch
@@ -194,7 +194,7 @@ class _Trial:
         notify(
             self.callbacks, "on_epoch_end", EpochReport(epoch, metrics, matrices, self.task_names)
         )
-        notify(self.callbacks, "on_checkpoint", self.workdir / "checkpoints" / "last.pt", epoch)
+        notify(self.callbacks, "on_checkpoint", self.folder.last_checkpoint, epoch)
 
     def _train_epoch(self, epoch: int, lr: float) -> tuple[float, EpochDiagnostics]:
         st, cfg = self.state, self.config
@@ -275,8 +275,8 @@ class _Trial:
 
     # -- saving and the result ------------------------------------------------------------------
     def _save(self, epoch: int, improved: bool) -> None:
-        st, cdir = self.state, self.workdir / "checkpoints"
-        ckpt.save_atomic(st.state_dict(self.config), cdir / "last.pt")
+        st = self.state
+        ckpt.save_atomic(st.state_dict(self.config), self.folder.last_checkpoint)
         if improved:
             best = {
                 "version": ckpt.CHECKPOINT_VERSION,
@@ -286,9 +286,9 @@ class _Trial:
                 "metrics": st.history[-1],
                 "task_names": self.task_names,
             }
-            ckpt.save_atomic(best, cdir / "best.pt")
-        write_metrics(st.history, self.workdir)
-        write_policy(st.policy, self.workdir)
+            ckpt.save_atomic(best, self.folder.best_checkpoint)
+        self.folder.write_metrics(st.history)
+        self.folder.write_policy(st.policy)
 
     def _result(self) -> TrialResult:
         st = self.state
@@ -302,27 +302,6 @@ class _Trial:
             task_names=self.task_names,
             stopped_early=st.early.stopped,
         )
-
-
-def best_metrics(
-    history: list[dict[str, float]], best_epoch: int, task_names: list[str], method: str
-) -> dict[str, float]:
-    """`best/...` metrics: the row of the best epoch; for `stl` each task's MAE is taken at that
-    task's own best validation epoch (one model per task, each selected on its own)."""
-    if not history or best_epoch == 0:
-        return {}
-    row = next(r for r in history if int(r["epoch"]) == best_epoch)
-    out = {"best/epoch": float(best_epoch)}
-    keys = [k for k in row if k.split("/")[0] in SPLITS]
-    out.update({f"best/{k}": row[k] for k in keys})
-    if method == "stl":
-        for t in task_names:
-            vals = [r.get(f"val/mae/{t}", math.nan) for r in history]
-            if np.isfinite(vals).any():
-                r = history[int(np.nanargmin(vals))]
-                for split in SPLITS:
-                    out[f"best/{split}/mae/{t}"] = r[f"{split}/mae/{t}"]
-    return out
 
 
 def _build(config: TrialConfig, node_dim: int, edge_dim: int, n_tasks: int) -> MultiTaskModel:
@@ -354,7 +333,7 @@ def run_trial(
     workdir: Path | str,
     callbacks: Sequence[Any] = (),
 ) -> TrialResult:
-    """Train one trial into `workdir`; resume from `workdir/checkpoints/last.pt` when present.
+    """Train one trial into `workdir` (a `TrialFolder`); resume from its last checkpoint.
 
     A resumed trial continues exactly as the uninterrupted one would (same data order, RNG
     states, optimizer and scheduler states, early-stopping counters). Raises ValueError for bad
@@ -366,7 +345,7 @@ def run_trial(
     validate_config(config)
     torch.set_num_threads(config.threads)
     keep_freed_memory()
-    last = workdir / "checkpoints" / "last.pt"
+    last = TrialFolder(workdir).last_checkpoint
     saved = ckpt.load(last) if last.exists() else None
     if saved is not None:
         _check_resumable(saved, config, last)

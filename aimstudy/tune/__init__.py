@@ -10,15 +10,10 @@ print(outcome.table, outcome.ui_command())
 
 from __future__ import annotations
 
-from aimstudy.tune._folder import STATE_FILE, check_launch_flags
-from aimstudy.tune._runner import (
-    StudyOutcome,
-    check_resources,
-    format_table,
-    param_space,
-    resolve_out_dir,
-    run_study,
-)
+from aimstudy.tune._folder import SPEC_FILE, STATE_FILE, StudyFolder, check_launch_flags
+from aimstudy.tune._outcome import StudyOutcome, format_table
+from aimstudy.tune._ray import check_resources
+from aimstudy.tune._runner import resolve_out_dir, run_study
 from aimstudy.tune._spec import (
     Distribution,
     FailureSpec,
@@ -31,14 +26,17 @@ from aimstudy.tune._spec import (
     load_spec,
     validate_spec,
 )
+from aimstudy.tune._tuner import param_space
 
 __all__ = [
+    "SPEC_FILE",
     "STATE_FILE",
     "Distribution",
     "FailureSpec",
     "Resources",
     "SpecError",
     "StudyOutcome",
+    "StudyFolder",
     "StudySpec",
     "TrackingSpec",
     "TuneSpec",

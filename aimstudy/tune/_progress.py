@@ -9,9 +9,10 @@ from typing import Any, TextIO
 
 from ray.tune import Callback
 
+from aimstudy.train import SELECTION_METRIC, best_key
 from aimstudy.tune._spec import flat_assignment
 
-_SHOWN = ("val/norm_mae", "best/val/norm_mae", "test/delta_m")
+_SHOWN = (SELECTION_METRIC, best_key(SELECTION_METRIC), "test/delta_m")
 
 
 class ProgressPrinter(Callback):

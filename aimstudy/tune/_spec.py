@@ -18,7 +18,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from aimstudy.data import DataConfig
-from aimstudy.train import TrialConfig, validate_config
+from aimstudy.train import (
+    SELECTION_METRIC,
+    TrialConfig,
+    describe_error,
+    loc_text,
+    parse_assignment,
+    set_path,
+    validate_config,
+)
 
 # Trial options a study sets per study (dataset) or per trial by the platform (threads).
 _NOT_IN_TRAIN = {"dataset": "the top-level `dataset:`", "threads": "`resources.cpu`"}
@@ -93,7 +101,7 @@ class TuneSpec(BaseModel):
 
     search: Literal["grid", "optuna"] = "grid"
     space: dict[str, Distribution] = Field(default_factory=dict)
-    metric: str | list[str] = "val/norm_mae"
+    metric: str | list[str] = SELECTION_METRIC
     mode: Literal["min", "max"] | list[Literal["min", "max"]] = "min"
     num_samples: int = Field(default=1, ge=1)
     seed: int = 0
@@ -211,7 +219,7 @@ class StudySpec(BaseModel):
         if self.resources.gpu == 0 and merged.get("device", "auto") == "auto":
             merged["device"] = "cpu"
         for path, value in flat_assignment(assignment).items():
-            _set_path(merged, path, value)
+            set_path(merged, path, value)
         return TrialConfig.model_validate(merged)
 
 
@@ -240,10 +248,11 @@ def load_spec(path: str | Path, overrides: list[str] | None = None) -> StudySpec
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: expected a mapping of study keys, got {type(raw).__name__}")
     for item in overrides or []:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise SpecError(f"override {item!r}: expected key.path=value")
-        _set_path(raw, key.strip(), yaml.safe_load(text) if text.strip() else None)
+        try:
+            key, value = parse_assignment(item, "--set")
+        except ValueError as exc:
+            raise SpecError(str(exc)) from None
+        set_path(raw, key, value)
     return validate_spec(raw, source=str(path))
 
 
@@ -252,7 +261,7 @@ def validate_spec(raw: dict[str, Any], source: str = "study") -> StudySpec:
     try:
         spec = StudySpec.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError(f"{source}: {_describe(exc, StudySpec, ())}") from None
+        raise SpecError(f"{source}: {describe_error(exc, StudySpec, ())}") from None
     spec = _absolute_paths(spec)
     _check_train_keys(spec, source)
     _check_grid(spec, source)
@@ -430,58 +439,6 @@ def _validation_assignments(spec: StudySpec) -> list[dict[str, Any]]:
     return out
 
 
-def _set_path(target: dict[str, Any], path: str, value: Any) -> None:
-    """target["a"]["b"]["c"] = value for path "a.b.c", creating mappings on the way."""
-    *parents, last = path.split(".")
-    node = target
-    for part in parents:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = {}
-            node[part] = child
-        node = child
-    node[last] = value
-
-
-def _loc_text(loc: tuple[Any, ...]) -> str:
-    """('grid', 'method', 2) -> 'grid.method[2]'."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str] | None:
-    """Field names of the model found by walking `loc` through nested pydantic models."""
-    for part in loc:
-        field = model.model_fields.get(part) if isinstance(part, str) else None
-        annotation = getattr(field, "annotation", None)
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            model = annotation
-        elif field is not None and part == loc[-1]:
-            return None
-    return list(model.model_fields)
-
-
-def _describe(exc: ValidationError, model: type[BaseModel], prefix: tuple[Any, ...]) -> str:
-    """First pydantic error as 'key.path: what is wrong; allowed: ...' (+ count of the rest)."""
-    errors = exc.errors()
-    first = errors[0]
-    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and "[" in p))
-    where = _loc_text(prefix + loc) or "study"
-    if first["type"] == "extra_forbidden":
-        allowed = _allowed_keys(model, loc[:-1])
-        message = "unknown key" + (f"; allowed: {', '.join(allowed)}" if allowed else "")
-    elif first["type"] == "missing":
-        message = "required key is missing"
-    else:
-        message = first["msg"].removeprefix("Value error, ")
-        if "input" in first and first["type"] not in ("value_error", "assertion_error"):
-            message += f" (got {first['input']!r})"
-    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-    return f"{where}: {message}{more}"
-
-
 def _describe_trial(exc: ValidationError, spec: StudySpec, assignment: dict[str, Any]) -> str:
     """A TrialConfig error traced back to where the study set the value."""
     loc = tuple(exc.errors()[0]["loc"])
@@ -489,10 +446,10 @@ def _describe_trial(exc: ValidationError, spec: StudySpec, assignment: dict[str,
     for key, value in assignment.items():
         if dotted == key or dotted.startswith(key + "."):
             prefix = _source_of(spec, key, value, assignment)
-            return _describe(exc, TrialConfig, ()).replace(_loc_text(loc), prefix, 1)
+            return describe_error(exc, TrialConfig, ()).replace(loc_text(loc), prefix, 1)
     if loc and loc[0] == "dataset":
-        return _describe(exc, TrialConfig, ())
-    return _describe(exc, TrialConfig, ("train",))
+        return describe_error(exc, TrialConfig, ())
+    return describe_error(exc, TrialConfig, ("train",))
 
 
 def _source_of(spec: StudySpec, key: str, value: Any, assignment: dict[str, Any]) -> str:

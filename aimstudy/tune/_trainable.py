@@ -1,8 +1,8 @@
 """The Ray Tune function trainable: one trial = one `run_trial`, reported to Tune and MLflow.
 
-Each epoch Tune gets the metrics and a checkpoint folder that mirrors the trial's workdir
-(`checkpoints/last.pt`, `checkpoints/best.pt`, `metrics.parquet`, `policy.parquet`). A retried
-or restored trial copies the checkpoint back into a clean workdir and `run_trial` resumes there.
+Each epoch Tune gets the metrics and a checkpoint folder that mirrors the trial's workdir (a
+`TrialFolder`, every file of it). A retried or restored trial copies the checkpoint back into a
+clean workdir and `run_trial` resumes there.
 """
 
 from __future__ import annotations
@@ -15,18 +15,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aimstudy.tracking import MLflowCallback, StudyRuns, find_trial_run
-from aimstudy.train import Callback, EpochReport, TrialResult, run_trial
-from aimstudy.tune._spec import StudySpec, flat_assignment
-
-# Workdir files copied into every Tune checkpoint (what `run_trial` needs to resume).
-_CHECKPOINT_FILES = (
-    "checkpoints/last.pt",
-    "checkpoints/best.pt",
-    "metrics.parquet",
-    "policy.parquet",
-    "config.yaml",
+from aimstudy.tracking import (
+    NODE_TAG,
+    RAY_TRIAL_TAG,
+    STOPPED_BY_SCHEDULER,
+    STOPPED_BY_TAG,
+    MLflowCallback,
+    StudyRuns,
+    find_trial_run,
 )
+from aimstudy.train import (
+    EPOCH,
+    Callback,
+    EpochReport,
+    TrialFolder,
+    TrialResult,
+    best_epoch,
+    best_key,
+    best_metrics,
+    leaves,
+    run_trial,
+)
+from aimstudy.tune._spec import StudySpec, flat_assignment
 
 
 @dataclass
@@ -66,7 +76,7 @@ class TuneReporter(Callback):
         final = {**self.last, **{k: float(v) for k, v in result.metrics.items() if _is_number(v)}}
         for name, _ in self.targets:
             final.setdefault(name, math.nan)
-            final.setdefault(f"best/{name}", self.best.get(name, math.nan))
+            final.setdefault(best_key(name), self.best.get(name, math.nan))
         return final
 
     def _flush(self) -> None:
@@ -77,7 +87,7 @@ class TuneReporter(Callback):
         from ray import tune
 
         metrics = {k: float(v) for k, v in report.metrics.items() if _is_number(v)}
-        metrics["epoch"] = report.epoch
+        metrics[EPOCH] = report.epoch
         self.last = dict(metrics)
         for name, mode in self.targets:
             value = metrics.get(name)
@@ -86,13 +96,11 @@ class TuneReporter(Callback):
                 better = old is None or (value < old if mode == "min" else value > old)
                 self.best[name] = value if better else old
             if name in self.best:
-                metrics[f"best/{name}"] = self.best[name]
+                metrics[best_key(name)] = self.best[name]
         with tempfile.TemporaryDirectory(prefix="aimstudy-ckpt-") as tmp:
-            for rel in _CHECKPOINT_FILES:
-                source = self.workdir / rel
-                if source.is_file():
-                    (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(source, Path(tmp) / rel)
+            for rel in TrialFolder(self.workdir).present():
+                (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(self.workdir / rel, Path(tmp) / rel)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(tmp))
         self._report = None
 
@@ -123,9 +131,9 @@ def trainable(config: dict[str, Any], setup: TrialSetup) -> None:
         heatmap_epochs=spec.tracking.heatmap_epochs,
         workdir=workdir,
         extra_tags={
-            "ray.trial_name": context.get_trial_name(),
+            RAY_TRIAL_TAG: context.get_trial_name(),
             # which cluster node ran it: the loopback cluster test checks the spread
-            "aimstudy.node_id": ray.get_runtime_context().get_node_id(),
+            NODE_TAG: ray.get_runtime_context().get_node_id(),
         },
     )
     reporter = TuneReporter(workdir, spec.tune.metrics, spec.tune.modes)
@@ -138,10 +146,10 @@ def trainable(config: dict[str, Any], setup: TrialSetup) -> None:
             tracker.fail(f"trial process stopped (SystemExit {exc.code})")
             raise
         # Tune's scheduler (ASHA) stopped the trial: a finished run with what it trained so far.
-        tracker.extra_tags["aimstudy.stopped_by"] = "scheduler"
+        tracker.extra_tags[STOPPED_BY_TAG] = STOPPED_BY_SCHEDULER
         tracker.on_end(_partial_result(workdir, trial_config, tracker))
         raise
-    except BaseException as exc:  # noqa: BLE001 - recorded, then re-raised for Tune to retry
+    except BaseException as exc:
         reason = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         tracker.fail(reason)
         raise
@@ -153,24 +161,16 @@ def _finished_report(metrics: dict[str, float], spec: StudySpec) -> dict[str, fl
     report = {k: float(v) for k, v in metrics.items()}
     for name in spec.tune.metrics:
         report.setdefault(name, math.nan)
-        report.setdefault(f"best/{name}", report.get(f"best/{name}", math.nan))
+        report.setdefault(best_key(name), math.nan)
     return report
 
 
 def _partial_result(workdir: Path, config: Any, tracker: MLflowCallback) -> TrialResult:
     """TrialResult of a trial stopped by the scheduler, from the history in its workdir."""
-    import pandas as pd
-
-    from aimstudy.train import best_metrics
-
-    path = workdir / "metrics.parquet"
-    history = pd.read_parquet(path).to_dict("records") if path.is_file() else []
-    values = [(h.get("val/norm_mae", math.inf), int(h["epoch"])) for h in history]
-    finite = [v for v in values if math.isfinite(v[0])]
-    best_epoch = min(finite)[1] if finite else (values[-1][1] if values else 0)
-    names = tracker.task_names
-    metrics = best_metrics(history, best_epoch, names, config.method) if names else {}
-    return TrialResult(best_epoch, metrics, history, workdir, names, stopped_early=True)
+    history = TrialFolder(workdir).read_history()
+    best, names = best_epoch(history), tracker.task_names
+    metrics = best_metrics(history, best, names, config.method) if names else {}
+    return TrialResult(best, metrics, history, workdir, names, stopped_early=True)
 
 
 def _restore(workdir: Path, checkpoint: Any) -> None:
@@ -185,19 +185,9 @@ def _restore(workdir: Path, checkpoint: Any) -> None:
 
 def _run_name(config: dict[str, Any], trial_id: str) -> str:
     """Readable MLflow run name: the trial's grid values (an arm's too), then the Tune trial id."""
-    parts = [f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in _leaves(flat_assignment(config))]
+    values = leaves(flat_assignment(config)).items()
+    parts = [f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in values]
     return "-".join([*parts, trial_id])[:250]
-
-
-def _leaves(values: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
-    """(dotted path, value) of every non-mapping value; an empty mapping is a value ({})."""
-    out: list[tuple[str, Any]] = []
-    for key, value in values.items():
-        if isinstance(value, dict) and value:
-            out += _leaves(value, f"{prefix}{key}.")
-        else:
-            out.append((f"{prefix}{key}", value))
-    return out
 
 
 def _short(value: Any) -> str:

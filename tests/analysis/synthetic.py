@@ -1,24 +1,34 @@
-"""Build small synthetic studies with the real MLflow API, in the layout aimstudy.tracking writes.
+"""Build small synthetic studies through the writers `aimstudy run` uses, without training.
 
-Used by the analysis tests and the notebook test: an experiment named after the study, one
-parent run (`aimstudy.role=study`), one child run per trial with dotted params, per-epoch and
-`best/*` metrics and a `policy/policy.parquet` artifact.
+Used by the analysis tests and the notebook test: the study folder (`tune.StudyFolder`), the
+experiment and a launch (`tracking`), one child run per trial through `tracking.MLflowCallback`
+fed made-up epochs, so a writer and a reader cannot drift apart unnoticed.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
-import tempfile
-import time
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import optuna
-import pandas as pd
 import yaml
-from mlflow import MlflowClient
-from mlflow.entities import Metric, Param, RunTag
+
+from aimstudy.data import DataConfig
+from aimstudy.tracking import (
+    MLflowCallback,
+    StudyRuns,
+    _callback,
+    close_launch,
+    log_launch,
+    open_experiment,
+    start_parent_run,
+)
+from aimstudy.train import BEST_EPOCH, EPOCH, EpochReport, TrialConfig, TrialResult, best_key
+from aimstudy.tune import StudyFolder, StudySpec
+
+SPLITS = ("train", "val", "test")
 
 TASKS = ["mu", "alpha", "U0", "U"]
 METHODS = ["stl", "ls", "aim-matrix"]
@@ -34,13 +44,13 @@ def _mae(task: int, method: str, n_train: int, seed: int, rng: np.random.Generat
     return float(base * _EFFECT.get(method, 1.0) * (1.0 + 0.03 * rng.standard_normal()))
 
 
-def _policy(tasks: list[str], epochs: int, method: str, seed: int) -> pd.DataFrame:
-    """Long policy table: a cosine matrix for every method, τ and gate for AIM."""
+def _matrices(n_tasks: int, epochs: int, method: str, seed: int) -> list[dict[str, np.ndarray]]:
+    """Each epoch's [T, T] matrices: a cosine matrix for every method, τ and gate for AIM."""
     rng = np.random.default_rng(100 + seed)
-    n = len(tasks)
+    n = n_tasks
     block = np.zeros((n, n))
     block[2:, 2:] = 0.6  # the two energies agree
-    rows = []
+    out = []
     for epoch in range(1, epochs + 1):
         cos = np.clip(block - 0.2 + 0.05 * rng.standard_normal((n, n)), -1, 1)
         np.fill_diagonal(cos, 1.0)
@@ -49,72 +59,86 @@ def _policy(tasks: list[str], epochs: int, method: str, seed: int) -> pd.DataFra
             tau = -block * epoch / epochs + 0.02 * rng.standard_normal((n, n))
             mats["tau"] = tau
             mats["gate"] = 1.0 / (1.0 + np.exp(-10.0 * (tau - cos)))
-        for name, mat in mats.items():
-            for i, j in itertools.product(range(n), range(n)):
-                rows.append((name, epoch, tasks[i], tasks[j], float(mat[i, j])))
-    return pd.DataFrame(rows, columns=["matrix", "epoch", "task_i", "task_j", "value"])
+        out.append(mats)
+    return out
 
 
 def _log_trial(
-    client: MlflowClient,
-    experiment_id: str,
-    parent_id: str,
+    runs: StudyRuns,
+    study: str,
     trial: dict,
     tasks: list[str],
     epochs: int,
     rng: np.random.Generator,
     peak_early: tuple[str, ...] = PEAK_EARLY,
 ) -> str:
-    """One child run with params, per-epoch and best metrics, policy artifact; returns run id.
-    Finished trials of `peak_early` methods log their best epoch 2 before the last."""
+    """One child run through the trial callback: params, per-epoch and best metrics, the policy
+    artifact; returns its run id. Finished trials of `peak_early` methods log their best epoch
+    2 before the last; failed trials stop half-way."""
     method, n_train, seed = trial["method"], trial["n_train"], trial["seed"]
-    run = client.create_run(
-        experiment_id,
-        run_name=f"{method}-{n_train}-{seed}",
-        tags={
-            "mlflow.parentRunId": parent_id,
-            "aimstudy.role": "trial",
-            "aimstudy.trial_id": trial["trial_id"],
-        },
+    config = TrialConfig(
+        dataset=DataConfig(name="qm9"),
+        method=method,
+        method_options={"lambda_m": 0.01} if method.startswith("aim") else {},
+        n_train=n_train,
+        seed=seed,
+        epochs=epochs,
     )
-    run_id = run.info.run_id
-    params = {
-        "method": method,
-        "n_train": n_train,
-        "seed": seed,
-        "dataset.name": "qm9",
-        "epochs": epochs,
-        "method_options.lambda_m": 0.01 if method.startswith("aim") else None,
-    }
-    now = int(time.time() * 1000)
-    metrics = []
+    callback = MLflowCallback(
+        runs, trial["trial_id"], study=study, run_name=f"{method}-{n_train}-{seed}"
+    )
+    callback.on_start(config, [])
     final = {t: _mae(k, method, n_train, seed, rng) for k, t in enumerate(tasks)}
-    n_epochs = epochs if trial["status"] == "FINISHED" else max(1, epochs // 2)
+    finished = trial["status"] == "FINISHED"
+    n_epochs = epochs if finished else max(1, epochs // 2)
+    matrices = _matrices(len(tasks), epochs, method, seed)
     for epoch in range(1, n_epochs + 1):
-        for split in ("train", "val", "test"):
-            for task, value in final.items():
-                decay = 1.0 + 0.5 * (epochs - epoch) / epochs
-                metrics.append(Metric(f"{split}/mae/{task}", value * decay, now, epoch))
-        metrics.append(Metric("time/epoch_s", 0.5, now, epoch))
-        metrics.append(Metric("epoch", float(epoch), now, epoch))  # as the trainer logs it
-    if trial["status"] == "FINISHED":
-        best_epoch = max(1, epochs - 2) if method in peak_early else epochs
-        metrics.append(Metric("best/epoch", best_epoch, now, 0))
-        for split in ("train", "val", "test"):
-            metrics += [Metric(f"best/{split}/mae/{t}", v, now, 0) for t, v in final.items()]
-    client.log_batch(
-        run_id,
-        metrics=metrics,
-        params=[Param(k, str(v)) for k, v in params.items() if v is not None],
-        tags=[RunTag("mlflow.runName", run.info.run_name)],
-    )
-    if trial["status"] == "FINISHED":
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "policy.parquet"
-            _policy(tasks, epochs, method, seed).to_parquet(path, index=False)
-            client.log_artifact(run_id, str(path), "policy")
-    client.set_terminated(run_id, status=trial["status"])
-    return run_id
+        decay = 1.0 + 0.5 * (epochs - epoch) / epochs
+        metrics = {
+            f"{split}/mae/{task}": value * decay
+            for split in SPLITS
+            for task, value in final.items()
+        }
+        metrics.update({"time/epoch_s": 0.5, EPOCH: float(epoch)})
+        callback.on_epoch_end(EpochReport(epoch, metrics, matrices[epoch - 1], tasks))
+    if not finished:
+        callback.fail("RuntimeError: synthetic failure")
+        return str(callback.run_id)
+    best_epoch = max(1, epochs - 2) if method in peak_early else epochs
+    best = {BEST_EPOCH: float(best_epoch)}
+    best.update({best_key(f"{s}/mae/{t}"): v for s in SPLITS for t, v in final.items()})
+    callback.on_end(TrialResult(best_epoch, best, [], None, tasks))
+    return str(callback.run_id)
+
+
+def _log_trials(
+    runs: StudyRuns,
+    study: str,
+    cells: list[tuple[str, int, int]],
+    failed: int,
+    tasks: list[str],
+    epochs: int,
+    rng: np.random.Generator,
+    peak_early: tuple[str, ...],
+) -> None:
+    """One trial per (method, n_train, seed) cell; the last `failed` of them fail."""
+    for k, (method, n_train, seed) in enumerate(cells):
+        status = "FAILED" if k >= len(cells) - failed else "FINISHED"
+        trial = {
+            "method": method,
+            "n_train": n_train,
+            "seed": seed,
+            "trial_id": f"t{k:03d}",
+            "status": status,
+        }
+        _log_trial(runs, study, trial, tasks, epochs, rng, peak_early)
+
+
+def _placeholder_png(values: np.ndarray, task_names: list[str], title: str, path: Path) -> Path:
+    """Stands in for `write_heatmap`: a file of the same name, no drawing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n")
+    return path
 
 
 def make_study(
@@ -130,56 +154,45 @@ def make_study(
     optuna_trials: int = 0,
     peak_early: tuple[str, ...] = PEAK_EARLY,
 ) -> dict[str, str]:
-    """Write a study folder as `aimstudy run` leaves it (mlflow.db, artifacts/, study.json,
-    maybe optuna.db; the grid as the parent run's `grid` param) plus the spec `<name>.yaml`
-    beside the folder, and return the parent run id and tracking URI.
+    """Write a study folder as `aimstudy run` leaves it, through the same writers (the study
+    folder, the experiment and launch, the trial callback; maybe optuna.db) plus the spec
+    `<name>.yaml` beside the folder, and return the parent run id and tracking URI.
 
     The last `failed` trials are logged as FAILED half-way; `missing_seed` is in the spec's grid
     but never run, so the report must list its cells as missing. Finished trials of `peak_early`
     methods have their best epoch before the last; the others peak at their last epoch.
     """
+    study = StudyFolder(folder.resolve())
     folder.mkdir(parents=True, exist_ok=True)
-    uri = f"sqlite:///{(folder / 'mlflow.db').resolve()}"
-    client = MlflowClient(tracking_uri=uri)
-    existing = client.get_experiment_by_name(name)  # a second launch into the same study
-    experiment_id = (
-        existing.experiment_id
-        if existing
-        else client.create_experiment(name, artifact_location=(folder / "artifacts").as_uri())
-    )
-    parent = client.create_run(
-        experiment_id, run_name=name, tags={"aimstudy.role": "study", "aimstudy.study": name}
-    )
-    rng = np.random.default_rng(0)
-    cells = list(itertools.product(methods, sizes, seeds))
-    ids = {"parent": parent.info.run_id, "uri": uri}
-    for k, (method, n_train, seed) in enumerate(cells):
-        status = "FAILED" if k >= len(cells) - failed else "FINISHED"
-        trial = {
-            "method": method,
-            "n_train": n_train,
-            "seed": seed,
-            "trial_id": f"t{k:03d}",
-            "status": status,
-        }
-        _log_trial(client, experiment_id, parent.info.run_id, trial, tasks, epochs, rng, peak_early)
+    uri = study.tracking_uri()
     grid_seeds = [*seeds, missing_seed] if missing_seed is not None else seeds
     grid = {"method": methods, "n_train": sizes, "seed": grid_seeds}
-    client.log_param(parent.info.run_id, "grid", json.dumps(grid))  # as `aimstudy run` does
-    client.set_terminated(parent.info.run_id, status="FINISHED")
-    state = {"study": name, "tracking_uri": uri, "parent_run_id": parent.info.run_id}
-    (folder / "study.json").write_text(json.dumps(state))
-    spec = {"name": name, "dataset": {"name": "qm9"}, "grid": grid, "output": str(folder)}
-    (folder.parent / f"{name}.yaml").write_text(yaml.safe_dump(spec))
+    spec = StudySpec(name=name, dataset=DataConfig(name="qm9"), grid=grid, output=folder)
+    experiment_id = open_experiment(uri, name, study.artifacts)  # a second launch reuses it
+    ray_path = study.new_ray_path(name)
+    parent = start_parent_run(uri, experiment_id, name, ray_path.name)
+    spec_dict = spec.model_dump(mode="json")
+    log_launch(uri, parent, n_trials=spec.n_trials, search="grid", grid=grid, spec=spec_dict)
+    runs = StudyRuns(uri, experiment_id, parent)
+    study.write_launch(spec, runs, ray_path)
+    rng = np.random.default_rng(0)
+    cells = list(itertools.product(methods, sizes, seeds))
+    # Heatmap PNGs are read by no test here, and drawing them is most of the time on a loaded
+    # machine: the callback uploads a placeholder in their place.
+    with mock.patch.object(_callback, "write_heatmap", _placeholder_png):
+        _log_trials(runs, name, cells, failed, tasks, epochs, rng, peak_early)
+    close_launch(runs, "FINISHED", n_failed=failed)
+    user_spec = {"name": name, "dataset": {"name": "qm9"}, "grid": grid, "output": str(folder)}
+    (folder.parent / f"{name}.yaml").write_text(yaml.safe_dump(user_spec))
     if optuna_trials:
-        _optuna(folder, name, optuna_trials)
-    return ids
+        _optuna(study, name, optuna_trials)
+    return {"parent": parent, "uri": uri}
 
 
-def _optuna(folder: Path, name: str, n_trials: int) -> None:
+def _optuna(folder: StudyFolder, name: str, n_trials: int) -> None:
     """A small two-objective Optuna study in `optuna.db`, like a multi-metric search leaves."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = f"sqlite:///{(folder / 'optuna.db').resolve()}"
+    storage = folder.optuna_url()
     study = optuna.create_study(
         study_name=name,
         storage=storage,

@@ -302,6 +302,9 @@ class RayCluster:
     object_store_bytes: int = 300 * 1024**2
     port: int = field(default_factory=lambda: free_port(RAY_NODE_IP))
     dashboard_port: int = field(default_factory=free_port)
+    # Each node's dashboard agent on a free port: Ray's default (52365) is taken by any other
+    # local Ray on the machine, and then the head has no job agent ("No available agent").
+    agent_ports: tuple[int, int] = field(default_factory=lambda: (free_port(), free_port()))
     token: str = field(default_factory=lambda: secrets.token_hex(32))
     procs: list[subprocess.Popen] = field(default_factory=list)
 
@@ -333,6 +336,7 @@ class RayCluster:
             "ray", "start", "--head", "--node-ip-address", RAY_NODE_IP,
             "--port", str(self.port), "--dashboard-host", LOOPBACK,
             "--dashboard-port", str(self.dashboard_port),
+            "--dashboard-agent-listen-port", str(self.agent_ports[0]),
             "--num-cpus", str(self.cpus_per_node), "--num-gpus", "0",
             "--object-store-memory", str(self.object_store_bytes),
             "--temp-dir", str(self.temp_dir), "--disable-usage-stats", "--block",
@@ -344,6 +348,7 @@ class RayCluster:
         job's driver runs in (its cwd) under it."""
         return [
             "ray", "start", "--address", self.address, "--node-ip-address", RAY_NODE_IP,
+            "--dashboard-agent-listen-port", str(self.agent_ports[1]),
             "--num-cpus", str(self.cpus_per_node), "--num-gpus", "0",
             "--object-store-memory", str(self.object_store_bytes),
             "--temp-dir", f"{self.temp_dir}/worker", "--disable-usage-stats", "--block",

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from aimstudy.mtl import get, names
-from aimstudy.testing import MTLMethodTestSuite
+from aimstudy.testing.pytest_methods import MTLMethodTestSuite
 
 VARIANTS: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in names()] + [
     ("aim-matrix", {"guide_mode": "lookahead"}),

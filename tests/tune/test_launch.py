@@ -67,7 +67,7 @@ def test_second_run_is_refused_and_new_launch_adds_a_parent_run(
     study.write_text(yaml.safe_dump(raw))
     before = _snapshot(out)
     with monkeypatch.context() as patch:  # a refused run must not even start Ray
-        patch.setattr("aimstudy.tune._runner._init_ray", _must_not_start)
+        patch.setattr("aimstudy.tune._ray.init_ray", _must_not_start)
         message = _cli_error([str(study), "--out", str(out)], capsys)
         assert message == (
             f"aimstudy run: error: {out} already holds a launch of 'launch-study' (study.json): "

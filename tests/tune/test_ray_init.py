@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from aimstudy.train import HUGE_PAGES_ENV
-from aimstudy.tune._runner import ray_init_kwargs
+from aimstudy.tune._ray import ray_init_kwargs
 
 
 def test_workers_get_huge_pages_by_default(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -212,7 +212,7 @@ def test_spec_is_a_pydantic_model_with_forbidden_extras() -> None:
 
 
 def test_multi_objective_optuna_with_asha_on_the_first_metric(tmp_path: Path) -> None:
-    from aimstudy.tune._runner import _tune_config
+    from aimstudy.tune._tuner import tune_config as _tune_config
 
     spec = _validate(
         _raw(

@@ -1,4 +1,5 @@
-"""Reusable property tests for any ``MTLMethod`` (the Optuna pattern).
+"""Reusable property tests for any ``MTLMethod`` (the Optuna pattern: pytest-only helpers live
+in a ``pytest_*`` module, so ``import aimstudy.testing`` needs no pytest).
 
 Subclass ``MTLMethodTestSuite`` in a test module and provide the ``make_method`` fixture, a
 callable ``n_tasks -> MTLMethod``; every test below then runs against it.
@@ -12,28 +13,10 @@ import pytest
 import torch
 
 from aimstudy.mtl import MTLMethod, StepInputs
-
-from ._toy import ToyProblem
+from aimstudy.testing._steps import run_steps
+from aimstudy.testing._toy import ToyProblem
 
 MethodFactory = Callable[[int], MTLMethod]
-
-
-def run_steps(method: MTLMethod, problem: ToyProblem, n: int, seed: int = 0) -> list[dict]:
-    """``n`` steps of ``method`` on ``problem`` with SGD in between; returns the diagnostics.
-
-    Like the trainer, it hands ``after_step`` the batch's losses after the step when the method
-    asks for them (``needs_losses_after_step``).
-    """
-    torch.manual_seed(seed)
-    out = []
-    for _ in range(n):
-        out.append(method.backward(problem.inputs()))
-        problem.sgd_step()
-        if method.needs_losses_after_step:
-            with torch.no_grad():
-                method.after_step(problem.losses())
-        method.on_epoch_end()
-    return out
 
 
 class MTLMethodTestSuite:

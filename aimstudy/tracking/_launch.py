@@ -1,0 +1,100 @@
+"""What the driver records in MLflow around one launch: its parent run's params and spec, the
+trials it closes itself (failed before or while running, stopped by the scheduler), the close.
+
+Plain values in (a spec as a dict, a trial's option paths), so this layer never imports `tune`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from mlflow.tracking import MlflowClient
+
+from aimstudy.tracking._callback import MLflowCallback, log_metrics, upload_trial_folder
+from aimstudy.tracking._names import (
+    GRID_PARAM,
+    MAX_PARAM_LENGTH,
+    N_FAILED_TAG,
+    N_TRIALS_PARAM,
+    SEARCH_PARAM,
+    STOPPED_BY_SCHEDULER,
+    STOPPED_BY_TAG,
+    STOPPED_EARLY_TAG,
+    STUDY_ARTIFACT,
+)
+from aimstudy.tracking._params import flatten_params
+from aimstudy.tracking._store import StudyRuns, close_running_children, find_trial_run, mark_failed
+from aimstudy.train import TrialFolder, best_epoch, best_metrics
+
+# Tags of a trial the scheduler (ASHA) stopped: finished, with what it trained so far.
+SCHEDULER_STOP_TAGS = {STOPPED_BY_TAG: STOPPED_BY_SCHEDULER, STOPPED_EARLY_TAG: "True"}
+
+
+def log_launch(
+    uri: str, run_id: str, *, n_trials: int, search: str, grid: dict[str, Any], spec: dict
+) -> None:
+    """Study-level params and the resolved spec (`spec`, JSON-ready) on a launch's parent run."""
+    client = MlflowClient(uri)
+    client.log_param(run_id, N_TRIALS_PARAM, n_trials)
+    client.log_param(run_id, SEARCH_PARAM, search)
+    client.log_param(run_id, GRID_PARAM, json.dumps(grid)[:MAX_PARAM_LENGTH])
+    client.log_text(run_id, yaml.safe_dump(spec, sort_keys=False), STUDY_ARTIFACT)
+
+
+def close_launch(runs: StudyRuns, status: str, n_failed: int = 0) -> None:
+    """Close orphaned trial runs as KILLED, then the parent run with `status`."""
+    close_running_children(runs, "KILLED")
+    client = MlflowClient(runs.tracking_uri)
+    client.set_tag(runs.parent_run_id, N_FAILED_TAG, str(n_failed))
+    client.set_terminated(runs.parent_run_id, status=status)
+
+
+def record_failed_trial(
+    runs: StudyRuns, trial_id: str, *, study: str, options: dict[str, Any], reason: str
+) -> None:
+    """FAILED child run with the reason; created here (params = the trial's option paths
+    `options`) if the trial died before opening one."""
+    run = find_trial_run(runs, trial_id)
+    if run is not None:
+        if run.info.status != "FAILED":
+            mark_failed(runs.tracking_uri, run.info.run_id, reason)
+        return
+    callback = MLflowCallback(runs, trial_id, study=study, run_name=f"{trial_id}-failed")
+    callback.fail(reason)
+    client = MlflowClient(runs.tracking_uri)
+    for key, value in flatten_params(options).items():
+        client.log_param(callback.run_id, key, value)
+
+
+def finish_stopped_trial(runs: StudyRuns, trial_id: str, folder: Path | None) -> None:
+    """A trial Tune ended without error whose run is still RUNNING was stopped by the scheduler:
+    finish its run from `folder` (its last checkpoint, a trial folder; None when it has none)."""
+    run = find_trial_run(runs, trial_id)
+    if run is None or run.info.status != "RUNNING":
+        return
+    finish_from_files(runs, run.info.run_id, folder, SCHEDULER_STOP_TAGS)
+
+
+def finish_from_files(
+    runs: StudyRuns, run_id: str, folder: Path | None, tags: dict[str, str]
+) -> None:
+    """Close a trial run FINISHED from a trial folder (e.g. its last Tune checkpoint): best/...
+    metrics from its history, its files as artifacts, `tags`.
+
+    For trials the scheduler stopped: their process is gone before any hook could run.
+    """
+    client = MlflowClient(runs.tracking_uri)
+    if folder is not None:
+        history = TrialFolder(folder).read_history()
+        if history:
+            tasks = [c.split("/", 2)[2] for c in history[0] if str(c).startswith("val/mae/")]
+            method = client.get_run(run_id).data.params.get("method", "")
+            metrics = best_metrics(history, best_epoch(history), tasks, method)
+            log_metrics(client, run_id, metrics, step=int(history[-1]["epoch"]))
+        upload_trial_folder(client, run_id, folder)
+    for key, value in tags.items():
+        client.set_tag(run_id, key, value)
+    client.set_terminated(run_id, status="FINISHED")
