@@ -97,8 +97,9 @@ def _grid_from_parent(runs: pd.DataFrame) -> dict[str, list[Any]]:
 def grid_status(study: Study, table: pd.DataFrame) -> pd.DataFrame:
     """Each grid cell of the spec with its outcome: finished, failed, running or missing.
 
-    A trial belongs to the first cell whose every logged key it matches (keys that are not
-    trial params are ignored). Columns: the cells' keys, status, runs.
+    A trial belongs to the cell that sets most keys among those whose every logged key it
+    matches (keys that are not trial params are ignored), the first one on a tie.
+    Columns: the cells' keys, status, runs.
     """
     cells = study.expected_cells()
     trials = table.drop_duplicates("run_id") if not table.empty else table
@@ -107,10 +108,13 @@ def grid_status(study: Study, table: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=[*keys, "status", "runs"])
     statuses: list[list[str]] = [[] for _ in cells]
     for _, run in trials.iterrows():
-        for k, cell in enumerate(cells):
-            if all(_norm(run[key]) == _norm(value) for key, value in cell.items() if key in keys):
-                statuses[k].append(str(run["status"]))
-                break
+        matched = [
+            (sum(key in keys for key in cell), -k)
+            for k, cell in enumerate(cells)
+            if all(_norm(run[key]) == _norm(value) for key, value in cell.items() if key in keys)
+        ]
+        if matched:  # the most specific cell: {method: m} also matches m's ablation arms
+            statuses[-max(matched)[1]].append(str(run["status"]))
     records = []
     for cell, found in zip(cells, statuses, strict=True):
         records.append(
