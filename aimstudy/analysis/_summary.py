@@ -38,6 +38,13 @@ def delta_reference(analysis: StudyAnalysis) -> str:
     return " / ".join(sorted(sources)) or "STL"
 
 
+def _reference_arms(analysis: StudyAnalysis) -> set[str]:
+    """Arms that are the Δm% reference itself (their Δm% is 0 by construction)."""
+    if analysis.deltas.empty or "source" not in analysis.deltas:
+        return set()
+    return {str(s).removesuffix("-mean") for s in analysis.deltas["source"]} - {"logged"}
+
+
 def _num(value: float, signed: bool = True) -> str:
     return f"{value:+.1f}" if signed else f"{value:.1f}"
 
@@ -87,10 +94,12 @@ def _best_lines(analysis: StudyAnalysis) -> list[str]:
     for value in sorted(sizes, key=_size_key):
         parts = []
         at = dm[dm[size] == value].dropna(subset=["mean"]) if not dm.empty else dm
+        at = at[~at[ARM].astype(str).isin(_reference_arms(analysis))] if len(at) else at
         if len(at):
             best = at.loc[at["mean"].idxmin()]
+            found = f"no arm beats {reference}, " if best["mean"] >= 0 else ""
             parts.append(
-                f"lowest Δm% {best[ARM]} ({_num(best['mean'])}% vs {reference}, "
+                f"{found}lowest Δm% {best[ARM]} ({_num(best['mean'])}% vs {reference}, "
                 f"{_seeds(int(best['n']))})"
             )
         at = ranks[ranks[size] == value] if not ranks.empty else ranks

@@ -97,3 +97,11 @@ def test_report_heatmap_shows_the_stability_table_value(synthetic_analysis) -> N
     )
     assert f"Spearman {format_spearman(rho)}" in figures["policy_heatmaps"].get_suptitle()
     assert f"{arm} at n_train={size}, mean of 3 seeds" in figures["task_dendrograms"].get_suptitle()
+
+
+def test_summary_says_when_no_arm_beats_the_reference(synthetic_analysis) -> None:  # noqa: ANN001
+    worse = synthetic_analysis.delta_summary.copy()
+    worse["mean"] = worse["mean"].where(worse["arm"] == "stl", worse["mean"].abs() + 1.0)
+    lines = summary_lines(replace(synthetic_analysis, delta_summary=worse))
+    line = next(line for line in lines if line.startswith("At n_train=100:"))
+    assert "no arm beats STL, lowest Δm% " in line and "lowest Δm% stl" not in line
