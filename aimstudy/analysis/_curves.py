@@ -273,6 +273,18 @@ def _of(frame: pd.DataFrame | None, metric: str, arms: list[str] | None = None) 
     return rows if arms is None else rows[rows[ARM].astype(str).isin(arms)]
 
 
+def _panels(n: int, max_cols: int, panel: tuple[float, float], **kwargs: object):  # noqa: ANN202
+    """A grid of `n` panels, at most `max_cols` wide, each `panel` inches (room for the title
+    and legend added); panels past `n` are hidden."""
+    cols = min(max_cols, n)
+    nrows = math.ceil(n / cols)
+    size = (panel[0] * cols, panel[1] * nrows + 0.8)
+    fig, axes = _subplots(nrows, cols, figsize=size, **kwargs)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
 def plot_data_efficiency(
     points: pd.DataFrame,
     units: dict[str, str] | None = None,
@@ -288,17 +300,13 @@ def plot_data_efficiency(
         raise ValueError("data-efficiency curves: no finished trial with a test MAE to plot")
     metrics = [m for m in metrics if m != DELTA] + ([DELTA] if DELTA in metrics else [])
     colors = colors or arm_colors(points[ARM].astype(str))
-    cols = min(4, len(metrics))
-    nrows = math.ceil(len(metrics) / cols)
-    fig, axes = _subplots(nrows, cols, figsize=(4.2 * cols, 3.4 * nrows + 0.8))
+    fig, axes = _panels(len(metrics), max_cols=4, panel=(4.2, 3.4))
     for ax, metric in zip(axes.flat, metrics, strict=False):
         is_delta = metric == DELTA
         _draw(ax, _of(points, metric), _of(seeds, metric), colors, clip=not is_delta)
         ax.set_title(str(metric))
         unit = (units or {}).get(str(metric), "")
         ax.set_ylabel(_delta_label(reference) if is_delta else _mae_label(unit))
-    for ax in list(axes.flat)[len(metrics) :]:
-        ax.set_visible(False)
     fig.suptitle(f"{title}\n{curve_caption(points, seeds is not None)}", fontsize=10)
     _legend(fig, axes.flat)
     return fig
@@ -317,17 +325,13 @@ def plot_delta_m(
         raise ValueError("Δm% curves: no Δm% was computed")
     groups = groups or arm_groups(rows[ARM].astype(str))
     colors = colors or arm_colors(rows[ARM].astype(str))
-    cols = min(3, len(groups))
-    nrows = math.ceil(len(groups) / cols)
-    fig, axes = _subplots(nrows, cols, figsize=(5.0 * cols, 3.8 * nrows + 0.8), sharey=True)
+    fig, axes = _panels(len(groups), max_cols=3, panel=(5.0, 3.8), sharey=True)
     for k, (ax, group) in enumerate(zip(axes.flat, groups, strict=False)):
         _draw(ax, _of(points, DELTA, group), _of(seeds, DELTA, group), colors, clip=False)
         ax.axhline(0.0, color="grey", linestyle="--", linewidth=0.8)
         ax.set_ylabel(_delta_label(reference))
         if len(groups) > 1:
             ax.set_title(f"arms, group {k + 1} of {len(groups)}", fontsize=9)
-    for ax in list(axes.flat)[len(groups) :]:
-        ax.set_visible(False)
     caption = curve_caption(rows, seeds is not None, clip=False)
     fig.suptitle(f"Δm% vs {reference} (mean over tasks)\n{caption}", fontsize=10)
     _legend(fig, axes.flat)

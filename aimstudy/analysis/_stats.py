@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from aimstudy.analysis._arms import ARM, SIZE_KEYS
+from aimstudy.analysis._arms import ARM, SIZE_KEYS, with_arm
 
 __all__ = [
     "compare_to_baselines",
@@ -40,9 +40,7 @@ def finished(table: pd.DataFrame, split: str = "test", size: str = SIZE) -> pd.D
     for key, default in ((size, "all"), ("seed", 0), ("method", "?")):
         if key not in rows.columns:
             rows[key] = default
-    if ARM not in rows.columns:
-        rows[ARM] = rows["method"].astype(str)
-    return rows
+    return with_arm(rows)
 
 
 def _task_mae(rows: pd.DataFrame, size: str = SIZE) -> pd.DataFrame:

@@ -176,7 +176,7 @@ def test_biogen_reads_the_shipped_file_unless_a_path_is_given(tmp_path: Path) ->
     assert shipped.source == str(BIOGEN_FILE) and len(shipped) == 3521
     assert (BIOGEN_FILE.parent / "LICENSE").read_text().startswith("MIT License")
     package = Path(aimstudy.__file__).parent
-    assert BIOGEN_FILE.is_relative_to(package)  # inside the package, not ../shared
+    assert BIOGEN_FILE.is_relative_to(package)  # shipped inside the package itself
     pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text())
     globs = pyproject["tool"]["setuptools"]["package-data"]["aimstudy"]
     shipped_files = {f for g in globs for f in package.glob(g)}  # what the wheel takes
