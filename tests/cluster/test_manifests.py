@@ -235,6 +235,7 @@ def test_readme_shows_the_commands_the_loopback_test_runs() -> None:
         temp_dir=Path("$RAY_TMP"),
         port="$RAY_PORT",  # type: ignore[arg-type]
         dashboard_port="$DASHBOARD_PORT",  # type: ignore[arg-type]
+        agent_ports=("$AGENT_PORT", "$WORKER_AGENT_PORT"),  # type: ignore[arg-type]
     )
     commands = [
         pg.initdb_command(),
