@@ -17,6 +17,8 @@ SUBCOMMANDS = {
     "train": "Train one trial (one method on one dataset configuration).",
     "run": "Run a study file with Ray Tune, tracked in MLflow.",
     "report": "Analyse a finished study: curves, statistics, policy figures.",
+    "predict": "Predict a table of SMILES with a trained trial, a study's best trial or a run.",
+    "export": "Write a study's best trial as an MLflow model folder and its trial config.",
 }
 
 _log = logging.getLogger("aimstudy")

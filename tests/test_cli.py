@@ -167,8 +167,8 @@ def test_verbose_adds_the_traceback_of_an_input_error(
     assert record.levelno == logging.DEBUG and record.exc_info is not None
 
 
-@pytest.mark.parametrize(("n_failed", "n_unfinished", "code"), [(0, 0, 0), (1, 0, 1), (0, 2, 1)])
-def test_run_exits_1_when_trials_failed_or_remain(
+@pytest.mark.parametrize(("n_failed", "n_unfinished", "code"), [(0, 0, 0), (1, 0, 1), (0, 2, 130)])
+def test_run_exits_1_when_trials_failed_130_when_interrupted(
     n_failed: int,
     n_unfinished: int,
     code: int,

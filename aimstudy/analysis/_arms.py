@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from aimstudy.tracking import STUDY_ROLE
+from aimstudy.tracking import STUDY_ROLE, option_label
 
 __all__ = [
     "ARM",
@@ -52,17 +52,6 @@ _NOT_CONFIG = {
     "delta_m_logged",
     "launch",
     ARM,
-}
-# Short names for the keys ablations vary most, so labels stay readable in legends.
-_SHORT = {
-    "lambda_g": "λ_g",
-    "lambda_m": "λ_m",
-    "lambda_p": "λ_p",
-    "guide_mode": "guide",
-    "guide_reduce": "guide_reduce",
-    "guidance_fraction": "h",
-    "learn_policy": "learn_τ",
-    "tau_init": "τ0",
 }
 
 
@@ -117,14 +106,6 @@ def arm_keys(table: pd.DataFrame, size_key: str, grid_keys: list[str] | None = N
     return sorted(varying, key=lambda c: (c != "method", c))
 
 
-def _format(value: Any) -> str:
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
 def _usual(trials: pd.DataFrame, keys: list[str]) -> dict[str, str]:
     """Per key, the value most arms share when one value is strictly the most common: labels
     leave it out (`h=0.1` on every arm but two says nothing)."""
@@ -143,8 +124,7 @@ def _label(trial: pd.Series, keys: list[str], usual: dict[str, str]) -> str:
         value = _canonical(trial[key])
         if key == "method" or value == _UNSET or usual.get(key) == value:
             continue
-        name = key.rsplit(".", 1)[-1]
-        parts.append(f"{_SHORT.get(name, name)}={_format(trial[key])}")
+        parts.append(option_label(key, trial[key]))  # the run names' rule too
     return " ".join(parts)
 
 

@@ -7,7 +7,9 @@ CSV tables, figures/*.png) and attaches it to the latest parent run of the study
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
+from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction, summary: str) -> None:
@@ -17,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction, summary: str) -> None:
     parser.add_argument(
         "--tracking-uri",
         default=None,
-        help="MLflow tracking URI (default: the study folder's store)",
+        help="MLflow tracking URI (default: the one the launch used, else the study folder's "
+        "store or the spec's tracking.uri, else $MLFLOW_TRACKING_URI)",
     )
     parser.add_argument("--experiment", default=None, help="experiment name (default: study name)")
     parser.add_argument(
@@ -38,9 +41,9 @@ def register(subparsers: argparse._SubParsersAction, summary: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Resolve the study, analyse it, write the report and attach it to the parent run."""
-    from aimstudy.analysis import analyse, log_report, open_study, write_report
+    from aimstudy.analysis import analyse, log_report, write_report
 
-    study = open_study(args.study, tracking_uri=args.tracking_uri, experiment=args.experiment)
+    study = _open(args)
     analysis = analyse(study, launch=args.launch)
     files = write_report(analysis, args.out)
     status = ", ".join(f"{r.trials} {r.status.lower()}" for r in analysis.trial_status.itertuples())
@@ -54,3 +57,18 @@ def run(args: argparse.Namespace) -> int:
         where = f"parent run {run_id}" if run_id else "nowhere (no parent run in the store)"
         print(f"attached to {where}")
     return 0
+
+
+def _open(args: argparse.Namespace) -> Any:
+    """The study, its store found as `aimstudy run` chose it: `--tracking-uri`, the store the
+    launch recorded (or the folder's, the spec's), and `$MLFLOW_TRACKING_URI` only when none of
+    them names one: a variable set for other work never hides the store a launch wrote."""
+    from aimstudy.analysis import open_study
+
+    try:
+        return open_study(args.study, tracking_uri=args.tracking_uri, experiment=args.experiment)
+    except FileNotFoundError:
+        env = os.environ.get("MLFLOW_TRACKING_URI")
+        if args.tracking_uri or not env or not Path(args.study).exists():
+            raise  # a missing study, or no store anywhere
+        return open_study(args.study, tracking_uri=env, experiment=args.experiment)

@@ -4,7 +4,11 @@ Ray Tune, tracked in MLflow."""
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 from pathlib import Path
+
+INTERRUPTED_EXIT = 130  # as a shell reports a program stopped by SIGINT
 
 
 def register(subparsers: argparse._SubParsersAction, summary: str) -> None:
@@ -26,6 +30,15 @@ def register(subparsers: argparse._SubParsersAction, summary: str) -> None:
         "--tracking-uri",
         default=None,
         help="MLflow tracking URI (default: sqlite:////<out>/mlflow.db)",
+    )
+    parser.add_argument(
+        "--storage",
+        default=None,
+        metavar="URI",
+        help="keep the launch state and trial checkpoints under URI/<study name> (s3://bucket/"
+        "prefix, gs://..., or a shared folder), so another machine can --resume or report the "
+        "study; needs a tracking server (--tracking-uri http://...). S3-compatible endpoints and "
+        "credentials come from the environment (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...)",
     )
     parser.add_argument(
         "--resume",
@@ -59,6 +72,7 @@ def register(subparsers: argparse._SubParsersAction, summary: str) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from aimstudy.tune import (
+        STATE_FILE,
         check_launch_flags,
         format_table,
         load_spec,
@@ -67,22 +81,36 @@ def _run(args: argparse.Namespace) -> int:
     )
 
     check_launch_flags(args.resume, args.new_launch)
+    if args.storage:  # the spec's `storage:`, so the saved spec says where the launch lives
+        args.overrides.append(f"storage={args.storage}")
     spec = load_spec(args.study, args.overrides)
     out = resolve_out_dir(spec, args.out)
     print(f"study {spec.name}: {spec.n_trials} trial(s), output {out}", flush=True)
     if args.check:
+        from aimstudy.tune import StudyFolder, preflight
+
         for cell in spec.cells():
             print("  " + " ".join(f"{k}={v}" for k, v in cell.items()))
+        # The data, metric, tracking and folder checks the run makes before Ray starts, so a
+        # study that passes --check does not fail in every trial on its data.
+        uri = args.tracking_uri or spec.tracking.uri or StudyFolder(out).tracking_uri()
+        for line in preflight(spec, out, uri).lines:
+            print(line)
         return 0
-    outcome = run_study(
-        spec,
-        out,
-        address=args.address,
-        tracking_uri=args.tracking_uri,
-        resume=args.resume,
-        new_launch=args.new_launch,
-        progress=not args.no_progress,
-    )
+    try:
+        outcome = run_study(
+            spec,
+            out,
+            address=args.address,
+            tracking_uri=args.tracking_uri,
+            resume=args.resume,
+            new_launch=args.new_launch,
+            progress=not args.no_progress,
+        )
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before or after Tune ran
+        if (out / STATE_FILE).is_file():
+            print(f"interrupted; continue with\n  {_resume_command(args, out)}", file=sys.stderr)
+        return INTERRUPTED_EXIT
     print()
     print(format_table(outcome.table))
     print()
@@ -90,7 +118,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"{finished} trial(s) finished, {outcome.n_failed} failed")
     if outcome.n_unfinished:
         print(f"interrupted: {outcome.n_unfinished} trial(s) unfinished; continue with")
-        print(f"  aimstudy run {args.study} --out {outcome.out_dir} --resume")
+        print(f"  {_resume_command(args, outcome.out_dir)}")
     for trial, reason in outcome.errors.items():
         print(f"  failed {trial}: {reason}")
     print(f"results: {outcome.out_dir}")
@@ -98,4 +126,17 @@ def _run(args: argparse.Namespace) -> int:
     if outcome.optuna_storage:
         print(f"Optuna study: optuna-dashboard {outcome.optuna_storage}")
     print(f"open the MLflow UI: {outcome.ui_command()}")
-    return 1 if outcome.n_failed or outcome.n_unfinished else 0
+    if outcome.n_unfinished:
+        return INTERRUPTED_EXIT
+    return 1 if outcome.n_failed else 0
+
+
+def _resume_command(args: argparse.Namespace, out: Path) -> str:
+    """The command that continues this launch: the same study, overrides and tracking."""
+    words = ["aimstudy", "run", str(args.study), "--out", str(out), "--resume"]
+    words += [f"--set={item}" for item in args.overrides]
+    if args.tracking_uri:
+        words += ["--tracking-uri", args.tracking_uri]
+    if args.address:
+        words += ["--address", args.address]
+    return shlex.join(words)

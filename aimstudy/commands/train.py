@@ -25,7 +25,7 @@ def register(subparsers: Any, summary: str) -> None:
     p = subparsers.add_parser(
         "train",
         help=summary,
-        description=summary + " Flags override the values of --config.",
+        description=summary + " Flags override the values of --config; --set overrides both.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--config", type=Path, help="YAML file with a TrialConfig (flags override it)")
@@ -79,14 +79,25 @@ def register(subparsers: Any, summary: str) -> None:
         "--threads", type=int, help="torch threads (default: every core this process may use)"
     )
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set any TrialConfig option by its dotted path, value parsed as YAML, as "
+        "`aimstudy run --set` does (repeatable), e.g. --set dataset.split=scaffold "
+        "--set method_options.lambda_g=0",
+    )
     p.set_defaults(func=run)
 
 
 def build_config(args: argparse.Namespace) -> Any:
-    """The TrialConfig from --config and the flags (flags win); errors name the bad key."""
+    """The TrialConfig from --config, the flags and --set (in that order, the later wins);
+    errors name the bad key as `aimstudy run` does."""
     from pydantic import ValidationError
 
-    from aimstudy.train import TrialConfig
+    from aimstudy.train import TrialConfig, describe_error
 
     raw = _read_yaml(args.config) if args.config else {}
     data = dict(raw.get("dataset") or {})
@@ -121,21 +132,16 @@ def build_config(args: argparse.Namespace) -> Any:
     ]:
         if getattr(args, flag) is not None:
             raw[flag] = getattr(args, flag)
-    raw["method_options"] = {
-        **(raw.get("method_options") or {}),
-        **_pairs(args.method_option, "--method-option"),
-    }
-    raw["model_options"] = {
-        **(raw.get("model_options") or {}),
-        **_pairs(args.model_option, "--model-option"),
-    }
+    raw.setdefault("method_options", {})
+    raw.setdefault("model_options", {})
+    _assign(raw, args.method_option, "--method-option", "method_options.")
+    _assign(raw, args.model_option, "--model-option", "model_options.")
+    _assign(raw, args.overrides, "--set")
     _defaults(raw)
     try:
         return TrialConfig.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(x) for x in err["loc"]) or "config"
-        raise ValueError(f"{where}: {err['msg'].removeprefix('Value error, ')}") from None
+        raise ValueError(describe_error(exc, TrialConfig)) from None
 
 
 def _defaults(raw: dict[str, Any]) -> None:
@@ -246,8 +252,11 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _pairs(items: list[str], flag: str) -> dict[str, Any]:
-    """`KEY=VALUE` flags -> {key: value parsed as YAML}, as `aimstudy run --set` reads them."""
-    from aimstudy.train import parse_assignment
+def _assign(raw: dict[str, Any], items: list[str], flag: str, prefix: str = "") -> None:
+    """Apply `KEY=VALUE` flags to `raw` by dotted path (`prefix` + KEY), values parsed as YAML:
+    the parser and the paths of `aimstudy run --set`."""
+    from aimstudy.train import parse_assignment, set_path
 
-    return dict(parse_assignment(item, flag) for item in items)
+    for item in items:
+        key, value = parse_assignment(item, flag)
+        set_path(raw, prefix + key, value)

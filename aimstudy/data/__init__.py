@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aimstudy.data._cache import GraphSet
 from aimstudy.data._config import DataConfig
+from aimstudy.data._featurize import VERSION_2D, VERSION_3D, featurize_2d
 from aimstudy.data._prepare import PreparedData, prepare
 from aimstudy.data._registry import (
     featurizer_of,
@@ -22,12 +23,15 @@ from aimstudy.data._table import MoleculeTable
 from aimstudy.data._tasks import Task
 
 __all__ = [
+    "VERSION_2D",
+    "VERSION_3D",
     "DataConfig",
     "GraphSet",
     "MoleculeTable",
     "PreparedData",
     "Standardizer",
     "Task",
+    "featurize_2d",
     "featurizer_of",
     "info",
     "load_dataset",

@@ -20,12 +20,14 @@ from aimstudy.data._registry import featurizer_of, load_dataset
 from aimstudy.data._scaling import Standardizer
 from aimstudy.data._splits import (
     Split,
+    check_parts,
     column_split,
     murcko_scaffold,
     part_sizes,
     random_split,
     resolve_size,
     scaffold_split,
+    split_sizes,
     training_subset,
 )
 from aimstudy.data._table import MoleculeTable
@@ -33,6 +35,7 @@ from aimstudy.data._tasks import Task
 
 _log = logging.getLogger("aimstudy.data")
 LIMIT_SEED = 0  # the `limit` subsample is the same for every trial seed, so pools are shared
+SHOW_SKIPPED = 5  # skipped SMILES a PreparedData keeps (and the warning names): the first few
 
 
 @dataclass
@@ -51,6 +54,7 @@ class PreparedData:
     featurizer: str
     n_skipped: int
     n_molecules: int  # molecules in the pool after featurization (kept)
+    skipped_smiles: list[str] = field(default_factory=list)  # the first SHOW_SKIPPED skipped
     rows: dict[str, np.ndarray] = field(default_factory=dict)  # split -> dataset row numbers
     cache_path: Path | None = None
     from_cache: bool = False
@@ -167,6 +171,21 @@ def _check_labels(tasks: list[Task], targets: np.ndarray, where: str) -> None:
         raise ValueError(f"task(s) {empty} have no labelled molecule in the {where}")
 
 
+def _check_eval_labels(cfg: DataConfig, table: MoleculeTable, split: Split, seed: int) -> None:
+    """Every task needs a label in val (model selection) and test (its score): a part without
+    one would select or score that task on nothing, silently (NaN MAE)."""
+    sizes = ", ".join(f"{part} {n}" for part, n in split_sizes(split).items())
+    for part in ("val", "test"):
+        where = f"{part} part of {cfg.name}'s {cfg.split} split (seed {seed}; {sizes})"
+        _check_labels(table.tasks, table.targets[getattr(split, part)], where)
+
+
+def skipped_smiles(table: MoleculeTable, kept: np.ndarray, n: int = SHOW_SKIPPED) -> list[str]:
+    """The first `n` SMILES of `table` that featurization skipped (kept: positions kept)."""
+    skipped = np.setdiff1d(np.arange(len(table)), kept, assume_unique=True)[:n]
+    return [table.smiles[i] for i in skipped]
+
+
 def scaffolds_of(table: MoleculeTable, cache_file: Path | None) -> list[str]:
     """Murcko scaffolds of the table's molecules, cached next to the pool's graphs."""
     if cache_file is not None and cache_file.exists():
@@ -187,10 +206,14 @@ def make_split(
     """The split of a (featurized) pool table for this seed."""
     n_val, n_test = _check_sizes(cfg, table, None)
     if cfg.split == "column":
-        return column_split(table.parts, seed)
-    if cfg.split == "scaffold":
-        return scaffold_split(scaffolds_of(table, cache_file), n_val, n_test, seed)
-    return random_split(len(table), n_val, n_test, seed)
+        split = column_split(table.parts, seed)
+    elif cfg.split == "scaffold":
+        split = scaffold_split(scaffolds_of(table, cache_file), n_val, n_test, seed)
+    else:
+        split = random_split(len(table), n_val, n_test, seed)
+    # Rounding (a small fraction of a small pool) or large scaffold groups can empty a part.
+    check_parts(split, f"{cfg.name} ({table.source}): {cfg.split} split (seed {seed})")
+    return split
 
 
 def prepare(
@@ -211,13 +234,15 @@ def prepare(
     if kind == "3d" and not pool_cache_path(pool, kind, cfg.cache_dir).exists():
         pool = load_dataset(cfg, geometry=True).take(pool.rows)  # geometry only to build graphs
     graphs, kept, n_skipped, path, hit = featurize_pool(pool, kind, cfg.cache_dir)
+    skipped = skipped_smiles(pool, kept) if n_skipped else []
     if n_skipped:
         _log.warning(
-            "%s: %d of %d molecules could not be featurized (%s) and are skipped",
+            "%s: %d of %d molecules could not be featurized (%s) and are skipped, first: %s",
             cfg.name,
             n_skipped,
             len(pool),
             kind,
+            ", ".join(map(repr, skipped)),
         )
     if graphs is None:
         raise ValueError(f"{cfg.name}: no molecule of {len(pool)} could be featurized")
@@ -227,6 +252,7 @@ def prepare(
     split = make_split(cfg, kept_table, seed, path.with_suffix(".scaffolds.json"))
     primary, guide = training_subset(split, n_train, guidance_fraction)
     _check_labels(pool.tasks, kept_table.targets[primary], f"training subset (n_train={n_train})")
+    _check_eval_labels(cfg, kept_table, split, seed)
     train_mask = ~np.isnan(kept_table.targets[primary])
     scaler = Standardizer.fit(
         torch.as_tensor(np.nan_to_num(kept_table.targets[primary])), torch.as_tensor(train_mask)
@@ -246,6 +272,7 @@ def prepare(
         featurizer=kind,
         n_skipped=n_skipped,
         n_molecules=len(kept),
+        skipped_smiles=skipped,
         rows={k: row_ids[v] for k, v in parts.items()},
         cache_path=path,
         from_cache=hit,

@@ -27,6 +27,27 @@ class Split:
     train_order: np.ndarray
 
 
+def split_sizes(split: Split) -> dict[str, int]:
+    """Molecules per part of a split, in SPLIT_PARTS order (train: the whole training pool)."""
+    sizes = {"train": len(split.train_order), "val": len(split.val), "test": len(split.test)}
+    return {part: sizes[part] for part in SPLIT_PARTS}
+
+
+def check_parts(split: Split, where: str) -> None:
+    """ValueError naming the empty part(s) of a split with every part's size: an empty val part
+    would keep epoch 1 as best, an empty test part would score nothing, both silently."""
+    sizes = split_sizes(split)
+    empty = [part for part, n in sizes.items() if n == 0]
+    if empty:
+        shown = ", ".join(f"{part} {n}" for part, n in sizes.items())
+        noun = "part" if len(empty) == 1 else "parts"
+        raise ValueError(
+            f"{where} leaves the {' and '.join(empty)} {noun} empty ({shown}); each part needs "
+            "a molecule: raise val_size / test_size (scaffold groups larger than half the test "
+            "size always go to training)"
+        )
+
+
 def resolve_size(size: float, n: int, what: str) -> int:
     """Below 1 a fraction of n (rounded), from 1 on an absolute count."""
     count = int(round(size * n)) if size < 1 else int(size)

@@ -138,11 +138,18 @@ class AIM(MTLMethod):
         return loss - self.lambda_p * terms["loss_progress"]
 
     def _gram(self, inputs: StepInputs, G: Tensor) -> Tensor:
-        """``K = G Gᵀ``, with ``g_guide`` appended as row and column T for ``align``."""
-        rows = G
-        if self.uses_guidance and self.guide_mode == "align":
-            rows = torch.cat([G, self._guide_gradient(inputs)[None]])  # [T+1, d]
-        return rows @ rows.T
+        """``K = G Gᵀ``, with ``g_guide`` appended as row and column T for ``align``.
+
+        Built in blocks (``G Gᵀ``, ``G g_guide``, ``g_guide·g_guide``), not from ``G`` with
+        ``g_guide`` stacked under it: that would copy the whole [T, d] Jacobian once more.
+        """
+        K = G @ G.T  # [T, T]
+        if not (self.uses_guidance and self.guide_mode == "align"):
+            return K
+        g = self._guide_gradient(inputs)  # [d]
+        cross = G @ g  # [T]
+        top = torch.cat([K, cross[:, None]], dim=1)  # [T, T+1]
+        return torch.cat([top, torch.cat([cross, (g @ g)[None]])[None]])  # [T+1, T+1]
 
     def _weights_at(self, K_aug: Tensor, tau: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         T = self.n_tasks

@@ -1,42 +1,69 @@
 """MLflow tracking of studies: the run hierarchy, the trial callback, artifact writers.
 
 Layout (docs/architecture.md): one experiment per study, one parent run per launch, one child run
-per trial (tags `mlflow.parentRunId`, `aimstudy.role`, `aimstudy.trial_id`), params = the
-flattened trial config, metrics per epoch, Parquet and PNG policy artifacts. No Ray here.
+per trial (tags `mlflow.parentRunId`, `aimstudy.role`, `aimstudy.trial_id`, provenance), params =
+the flattened trial config, metrics per epoch, Parquet policy tables, heatmaps as image series.
+No Ray here.
 """
 
 from __future__ import annotations
 
-from aimstudy.tracking._artifacts import policy_frame, write_heatmap
+from aimstudy.tracking._artifacts import policy_frame, render_heatmap, write_heatmap
 from aimstudy.tracking._callback import MLflowCallback
+from aimstudy.tracking._labels import SHORT_NAMES, format_value, option_label, run_name
 from aimstudy.tracking._launch import (
     close_launch,
     finish_from_files,
     finish_stopped_trial,
     log_launch,
+    log_tags,
+    mark_interrupted,
     record_failed_trial,
+)
+from aimstudy.tracking._model import (
+    MODEL_NAME,
+    TrialModel,
+    download_checkpoint,
+    log_trial_model,
+    model_checkpoint,
+    save_trial_model,
 )
 from aimstudy.tracking._names import (
     CONFIG_ARTIFACT,
+    DESCRIPTION_TAG,
+    DEVICE_TAG,
     ERROR_TAG,
+    GIT_COMMIT_TAG,
     GRID_PARAM,
+    HEATMAP_KEY,
+    INTERRUPTED_TAG,
     MLFLOW_DB,
+    MLFLOW_RUN_ATTR,
     NODE_TAG,
+    OPTUNA_STUDY_TAG,
+    OPTUNA_TRIAL_TAG,
     PARENT_TAG,
     POLICY_ARTIFACT,
     RAY_TRIAL_TAG,
     REPORT_DIR,
     ROLE_TAG,
     RUN_NAME_TAG,
+    SKIPPED_COUNT_TAG,
+    SKIPPED_FIRST_TAG,
     STOPPED_BY_SCHEDULER,
     STOPPED_BY_TAG,
     STUDY_ARTIFACT,
     STUDY_ROLE,
     STUDY_TAG,
+    TASK_TABLE_ARTIFACT,
     TRIAL_ROLE,
     TRIAL_TAG,
+    TUNE_TRIAL_ATTR,
+    VERSION_TAG,
+    VERSIONS_PREFIX,
 )
 from aimstudy.tracking._params import flatten_params
+from aimstudy.tracking._provenance import device_label, git_commit, provenance_tags
 from aimstudy.tracking._store import (
     StudyRuns,
     check_tracking_uri,
@@ -54,10 +81,17 @@ from aimstudy.tracking._store import (
 
 __all__ = [
     "CONFIG_ARTIFACT",
+    "DESCRIPTION_TAG",
+    "DEVICE_TAG",
     "ERROR_TAG",
+    "GIT_COMMIT_TAG",
     "GRID_PARAM",
+    "HEATMAP_KEY",
     "MLFLOW_DB",
+    "MLFLOW_RUN_ATTR",
     "NODE_TAG",
+    "OPTUNA_STUDY_TAG",
+    "OPTUNA_TRIAL_TAG",
     "PARENT_TAG",
     "POLICY_ARTIFACT",
     "RAY_TRIAL_TAG",
@@ -66,30 +100,53 @@ __all__ = [
     "RUN_NAME_TAG",
     "STOPPED_BY_SCHEDULER",
     "STOPPED_BY_TAG",
+    "SKIPPED_COUNT_TAG",
+    "SKIPPED_FIRST_TAG",
+    "INTERRUPTED_TAG",
     "STUDY_ARTIFACT",
     "STUDY_ROLE",
     "STUDY_TAG",
+    "SHORT_NAMES",
+    "TASK_TABLE_ARTIFACT",
     "TRIAL_ROLE",
     "TRIAL_TAG",
+    "TUNE_TRIAL_ATTR",
+    "VERSION_TAG",
+    "VERSIONS_PREFIX",
+    "MODEL_NAME",
     "MLflowCallback",
     "StudyRuns",
+    "TrialModel",
     "annotations",
     "check_tracking_uri",
     "child_runs",
     "close_launch",
     "close_running_children",
     "default_tracking_uri",
+    "device_label",
+    "download_checkpoint",
     "find_trial_run",
     "finish_from_files",
     "finish_stopped_trial",
     "flatten_params",
+    "format_value",
+    "git_commit",
     "is_local_store",
     "log_launch",
+    "log_tags",
+    "mark_interrupted",
+    "log_trial_model",
     "mark_failed",
+    "model_checkpoint",
     "open_experiment",
+    "option_label",
     "policy_frame",
+    "provenance_tags",
     "record_failed_trial",
+    "render_heatmap",
     "reopen_run",
+    "run_name",
+    "save_trial_model",
     "sqlite_uri",
     "start_parent_run",
     "write_heatmap",

@@ -1,12 +1,15 @@
-"""Artifact writers: policy matrices as a long Parquet table and heatmap PNGs."""
+"""Artifact writers: policy matrices as a long Parquet table, heatmaps as images (MLflow logs
+them as a stepped image series) or PNG files."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from aimstudy.train import policy_rows, policy_table
 
@@ -26,7 +29,15 @@ _SCALES = {"cosine": ("RdBu_r", -1.0, 1.0), "gate": ("viridis", 0.0, 1.0)}
 
 
 def write_heatmap(values: np.ndarray, task_names: Sequence[str], title: str, path: Path) -> Path:
-    """Render one [T, T] matrix as an annotated heatmap PNG (matplotlib Agg, no display)."""
+    """Render one [T, T] matrix as an annotated heatmap PNG file (see `render_heatmap`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    render_heatmap(values, task_names, title).save(path)
+    return path
+
+
+def render_heatmap(values: np.ndarray, task_names: Sequence[str], title: str) -> Image.Image:
+    """One [T, T] matrix as an annotated heatmap image (matplotlib Agg, no display), the form
+    `MlflowClient.log_image` takes."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -53,8 +64,10 @@ def write_heatmap(values: np.ndarray, task_names: Sequence[str], title: str, pat
                     ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=6)
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
         fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=100)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=100)
     finally:
         plt.close(fig)
-    return path
+    buffer.seek(0)
+    with Image.open(buffer) as png:
+        return png.convert("RGB")

@@ -11,12 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from mlflow.entities import RunTag
 from mlflow.tracking import MlflowClient
 
 from aimstudy.tracking._callback import MLflowCallback, log_metrics, upload_trial_folder
 from aimstudy.tracking._names import (
+    DESCRIPTION_TAG,
     GRID_PARAM,
+    INTERRUPTED_TAG,
     MAX_PARAM_LENGTH,
+    MAX_TAG_LENGTH,
     N_FAILED_TAG,
     N_TRIALS_PARAM,
     SEARCH_PARAM,
@@ -26,6 +30,7 @@ from aimstudy.tracking._names import (
     STUDY_ARTIFACT,
 )
 from aimstudy.tracking._params import flatten_params
+from aimstudy.tracking._provenance import provenance_tags
 from aimstudy.tracking._store import StudyRuns, close_running_children, find_trial_run, mark_failed
 from aimstudy.train import TrialFolder, best_epoch, best_metrics
 
@@ -36,12 +41,34 @@ SCHEDULER_STOP_TAGS = {STOPPED_BY_TAG: STOPPED_BY_SCHEDULER, STOPPED_EARLY_TAG: 
 def log_launch(
     uri: str, run_id: str, *, n_trials: int, search: str, grid: dict[str, Any], spec: dict
 ) -> None:
-    """Study-level params and the resolved spec (`spec`, JSON-ready) on a launch's parent run."""
+    """Study-level params, the resolved spec (`spec`, JSON-ready), provenance tags and the spec's
+    description (on the parent run and its experiment, the note MLflow's UI shows) on a launch's
+    parent run."""
     client = MlflowClient(uri)
+    tags = provenance_tags(_asked_device(spec))
+    description = str(spec.get("description") or "")[:MAX_TAG_LENGTH]
+    if description:
+        tags[DESCRIPTION_TAG] = description
+        experiment_id = client.get_run(run_id).info.experiment_id
+        client.set_experiment_tag(experiment_id, DESCRIPTION_TAG, description)
+    client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
     client.log_param(run_id, N_TRIALS_PARAM, n_trials)
     client.log_param(run_id, SEARCH_PARAM, search)
     client.log_param(run_id, GRID_PARAM, json.dumps(grid)[:MAX_PARAM_LENGTH])
     client.log_text(run_id, yaml.safe_dump(spec, sort_keys=False), STUDY_ARTIFACT)
+
+
+def _asked_device(spec: dict[str, Any]) -> str:
+    """What the launch's trials are given (`resources.gpu`); each trial tags what it used."""
+    gpu = (spec.get("resources") or {}).get("gpu") or 0
+    return f"cuda ({gpu} GPU per trial)" if gpu else "cpu"
+
+
+def log_tags(uri: str, run_id: str, tags: dict[str, str]) -> None:
+    """Set `tags` on a run (the driver's facts about a launch, e.g. the SMILES it skipped)."""
+    client = MlflowClient(uri)
+    for key, value in tags.items():
+        client.set_tag(run_id, key, value)
 
 
 def close_launch(runs: StudyRuns, status: str, n_failed: int = 0) -> None:
@@ -67,6 +94,25 @@ def record_failed_trial(
     client = MlflowClient(runs.tracking_uri)
     for key, value in flatten_params(options).items():
         client.log_param(callback.run_id, key, value)
+
+
+def mark_interrupted(runs: StudyRuns, trial_id: str, epoch: int | None) -> None:
+    """Close the run of a trial that Ctrl-C stopped as KILLED, with the last epoch it reached.
+
+    Inside the trial a stop by Ctrl-C looks like a stop by the scheduler, so its run may have
+    been closed FINISHED and tagged as stopped by one; only the driver knows it was interrupted.
+    A KILLED run is continued by `--resume`, a FINISHED one would be taken as done.
+    """
+    run = find_trial_run(runs, trial_id)
+    if run is None:
+        return
+    client = MlflowClient(runs.tracking_uri)
+    for tag in (STOPPED_BY_TAG, STOPPED_EARLY_TAG):  # written by a trial that took it for a stop
+        if tag in run.data.tags:
+            client.delete_tag(run.info.run_id, tag)
+    if epoch is not None:
+        client.set_tag(run.info.run_id, INTERRUPTED_TAG, str(epoch))
+    client.set_terminated(run.info.run_id, status="KILLED")
 
 
 def finish_stopped_trial(runs: StudyRuns, trial_id: str, folder: Path | None) -> None:

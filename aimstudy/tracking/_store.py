@@ -53,7 +53,27 @@ def is_local_store(uri: str) -> bool:
 
 
 def check_tracking_uri(uri: str, timeout_s: float = 5.0) -> None:
-    """Fail fast, with one line, when the tracking store cannot be reached (before any trial)."""
+    """Fail fast, with one line, when the tracking store cannot be reached (before any trial).
+
+    A scheme MLflow has no store for (`foo://bar`) is asked of MLflow's own store registry
+    (plugins included), so the allowed schemes never drift; that registry is private, so an
+    MLflow without it skips this part of the check rather than guess.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        from mlflow.tracking._tracking_service.utils import _tracking_store_registry as registry
+    except ImportError:
+        registry = None
+    try:
+        if registry is not None:
+            registry.get_store_builder(uri)
+    except MlflowException:
+        schemes = ", ".join(sorted(s for s in getattr(registry, "_registry", {}) if s))
+        raise ValueError(
+            f"tracking URI {uri!r}: MLflow has no store for this scheme (it knows {schemes}); "
+            "use sqlite:////abs/path/mlflow.db or an http(s):// server"
+        ) from None
     if uri.startswith(("http://", "https://")):
         url = uri.rstrip("/") + "/health"
         try:

@@ -6,7 +6,10 @@ No Ray and no MLflow here: a trial reports through `Callback`s.
 from __future__ import annotations
 
 from aimstudy.train._callbacks import Callback, EpochReport, TrialResult
+from aimstudy.train._checkpoint import CHECKPOINT_VERSION, load_model
+from aimstudy.train._checkpoint import load as load_checkpoint
 from aimstudy.train._config import TrialConfig
+from aimstudy.train._diagnostics import EpochDiagnostics, split_diagnostics
 from aimstudy.train._dotted import leaves, parse_assignment, set_path
 from aimstudy.train._errors import describe_error, loc_text
 from aimstudy.train._folder import (
@@ -22,11 +25,15 @@ from aimstudy.train._folder import (
 )
 from aimstudy.train._loss import NonFiniteLossError, masked_task_losses
 from aimstudy.train._memory import HUGE_PAGES_ENV
+from aimstudy.train._metrics import split_metrics
 from aimstudy.train._selection import (
     BEST_EPOCH,
     BEST_PREFIX,
+    DELTA_M_METRIC,
     EPOCH,
+    LOOP_METRICS,
     SELECTION_METRIC,
+    SPLITS,
     best_epoch,
     best_key,
     best_metrics,
@@ -37,6 +44,11 @@ __all__ = [
     "BEST_CHECKPOINT",
     "BEST_EPOCH",
     "BEST_PREFIX",
+    "CHECKPOINT_VERSION",
+    "DELTA_M_METRIC",
+    "EpochDiagnostics",
+    "LOOP_METRICS",
+    "SPLITS",
     "CONFIG_FILE",
     "EPOCH",
     "HUGE_PAGES_ENV",
@@ -56,6 +68,8 @@ __all__ = [
     "best_metrics",
     "describe_error",
     "leaves",
+    "load_checkpoint",
+    "load_model",
     "loc_text",
     "masked_task_losses",
     "parse_assignment",
@@ -64,5 +78,7 @@ __all__ = [
     "resolve_device",
     "run_trial",
     "set_path",
+    "split_diagnostics",
+    "split_metrics",
     "validate_config",
 ]

@@ -41,6 +41,9 @@ class Callback:
     def on_start(self, config: TrialConfig, tasks: list[Task]) -> None:
         """Once, after the data are ready and before the first (or resumed) epoch."""
 
+    def on_data(self, n_skipped: int, skipped_smiles: list[str]) -> None:
+        """Once, after `on_start`: how many molecules the data could not use, the first few."""
+
     def on_step_end(self, epoch: int, step: int, n_steps: int) -> None:
         """After each optimisation step (progress bars)."""
 

@@ -6,7 +6,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
-from torch_geometric.data import Batch
+from torch import Tensor
+from torch_geometric.data import Batch, Data, InMemoryDataset
+from torch_geometric.data.storage import N_KEYS
 
 
 def _order(n: int, seed: int, salt: int, cycle: int) -> list[int]:
@@ -16,8 +18,77 @@ def _order(n: int, seed: int, salt: int, cycle: int) -> list[int]:
 
 
 def collate(dataset: Sequence[Any], indices: Sequence[int]) -> Batch:
-    """One PyG batch of the graphs at `indices`."""
+    """One PyG batch of the graphs at `indices`.
+
+    Graphs stored collated (an `InMemoryDataset` such as `GraphSet`) are gathered straight from
+    the storage: the same `Batch` as `Batch.from_data_list`, without one `Data` per graph (at
+    batch 32 that took 8 ms on first access, 2.6 ms cached, against 0.3 ms; an AIM step collates
+    two batches). Anything else goes through `from_data_list`.
+    """
+    gathered = _gather(dataset, indices)
+    if gathered is not None:
+        return gathered
     return Batch.from_data_list([dataset[i] for i in indices])
+
+
+def _gather(dataset: Any, indices: Sequence[int]) -> Batch | None:
+    """`Batch.from_data_list([dataset[i] for i in indices])` read from collated storage.
+
+    Only for plain tensor attributes of a homogeneous `Data` store, no transform, a node-level
+    key to count nodes by; otherwise None (the caller then collates graph by graph). Attributes
+    whose name holds "index" (or "face") are offset by the nodes of the graphs before them and
+    concatenated along the last dimension, all others along the first, as PyG does.
+    """
+    if not isinstance(dataset, InMemoryDataset) or dataset.transform is not None:
+        return None
+    store, slices = dataset._data, dataset.slices
+    if type(store) is not Data or not slices or dataset.len() < 2 or len(indices) == 0:
+        return None
+    keys = list(store.keys())
+    for key in keys:
+        value = store[key]
+        plain = isinstance(value, Tensor) and value.dim() > 0 and not value.is_sparse
+        if not plain or key not in slices or "batch" in key or key in ("ptr", "num_nodes"):
+            return None
+    node_key = next((k for k in keys if k in N_KEYS), None)
+    if node_key is None:
+        return None
+    order = dataset.indices()
+    graphs = torch.tensor([int(order[i]) for i in indices], dtype=torch.long)
+    n_nodes = _counts(slices[node_key], graphs)  # [B]
+    node_offsets = _cumsum(n_nodes)[:-1]  # [B], nodes before each graph
+    out = Batch(_base_cls=Data)
+    slice_dict, inc_dict = {}, {}
+    for key in keys:
+        value = store[key]
+        increment = "index" in key or key == "face"
+        dim = value.dim() - 1 if increment else 0
+        counts = _counts(slices[key], graphs)  # [B], sizes along `dim`
+        ends = _cumsum(counts)  # [B+1]
+        starts = slices[key].index_select(0, graphs)
+        positions = torch.repeat_interleave(starts - ends[:-1], counts)
+        positions += torch.arange(int(ends[-1]), dtype=torch.long)
+        part = value.index_select(dim, positions)
+        incs = node_offsets if increment else torch.zeros_like(n_nodes)
+        if increment and int(incs[-1]) != 0:
+            part = part + torch.repeat_interleave(incs, counts).to(part.dtype)
+        out[key] = part
+        slice_dict[key], inc_dict[key] = ends, incs
+    out.batch = torch.repeat_interleave(torch.arange(len(graphs)), n_nodes)
+    out.ptr = _cumsum(n_nodes)
+    out._num_graphs = len(graphs)
+    out._slice_dict, out._inc_dict = slice_dict, inc_dict
+    return out
+
+
+def _counts(slices: Tensor, graphs: Tensor) -> Tensor:
+    """Per selected graph, its size in one attribute of the storage."""
+    return slices.index_select(0, graphs + 1) - slices.index_select(0, graphs)
+
+
+def _cumsum(counts: Tensor) -> Tensor:
+    """[0, c0, c0+c1, ...]: the running sum with a leading zero, as PyG's `cumsum`."""
+    return torch.cat([counts.new_zeros(1), counts.cumsum(0)])
 
 
 def epoch_batches(

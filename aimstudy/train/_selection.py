@@ -18,6 +18,10 @@ EPOCH = "epoch"  # the epoch number in every metrics row (1-based)
 BEST_PREFIX = "best/"  # the metrics of the best epoch: `best/` + the epoch's key
 BEST_EPOCH = BEST_PREFIX + EPOCH
 SPLITS = ("train", "val", "test")
+DELTA_M_METRIC = "test/delta_m"  # Δm% against the STL reference (with `stl_reference` only)
+# The training loop's own per-epoch metrics, besides the per-split ones and the diagnostics.
+TRAIN_LOSS, LR, EPOCH_SECONDS, EVAL_SECONDS = "train/loss", "lr", "time/epoch_s", "time/eval_s"
+LOOP_METRICS = (TRAIN_LOSS, LR, EPOCH_SECONDS, EVAL_SECONDS)
 
 
 def best_key(key: str) -> str:

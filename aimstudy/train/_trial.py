@@ -18,7 +18,7 @@ from torch.utils.data import ConcatDataset
 from aimstudy import models as model_registry
 from aimstudy import mtl
 from aimstudy.data import PreparedData, prepare
-from aimstudy.models import MultiTaskModel, SingleTaskEnsemble, build_model
+from aimstudy.models import MultiTaskModel
 from aimstudy.train import _checkpoint as ckpt
 from aimstudy.train._callbacks import EpochReport, TrialResult, notify
 from aimstudy.train._config import RESUMABLE_CHANGES, TrialConfig
@@ -29,7 +29,17 @@ from aimstudy.train._loaders import GuidanceStream, epoch_batches, n_batches
 from aimstudy.train._loss import check_finite, masked_task_losses
 from aimstudy.train._memory import keep_freed_memory
 from aimstudy.train._metrics import absolute_errors, delta_m, split_metrics
-from aimstudy.train._selection import EPOCH, SELECTION_METRIC, best_metrics
+from aimstudy.train._selection import (
+    DELTA_M_METRIC,
+    EPOCH,
+    EPOCH_SECONDS,
+    EVAL_SECONDS,
+    LR,
+    SELECTION_METRIC,
+    TRAIN_LOSS,
+    best_key,
+    best_metrics,
+)
 
 
 def validate_config(config: TrialConfig) -> None:
@@ -120,6 +130,10 @@ class _Trial:
         self.mean = _as_tensor(self.data.scaler.mean).to(self.device)  # [T]
         self.std = _as_tensor(self.data.scaler.std).to(self.device)  # [T]
         self._check_reference()
+        self.stl = config.method == "stl"
+        self.spec = _spec(config, self.data.node_dim, self.data.edge_dim, len(self.tasks))
+        # stl: task index -> its member's state at the task's own best epoch (see `_save`)
+        self.members: dict[int, dict[str, Tensor]] = {}
         ckpt.seed_everything(config.seed)
         self.state = self._build_state()
         self.train_set = self._train_set()
@@ -162,9 +176,12 @@ class _Trial:
         st = self.state
         if resume_from is not None:
             st.load_state_dict(resume_from)
+            if self.stl:
+                self._restore_members()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.folder.write_config(self.config.model_dump(mode="json"))
         notify(self.callbacks, "on_start", self.config, self.tasks)
+        notify(self.callbacks, "on_data", self.data.n_skipped, list(self.data.skipped_smiles))
         while st.epoch < self.config.epochs and not st.early.stopped:
             self._epoch(st.epoch + 1)
         result = self._result()
@@ -182,8 +199,8 @@ class _Trial:
         metrics = {EPOCH: float(epoch), **self._evaluate()}
         eval_s = time.perf_counter() - t1
         diag_metrics, matrices = split_diagnostics(diag.means(), self.task_names)
-        metrics.update({"train/loss": train_loss, "lr": lr, "time/epoch_s": train_s})
-        metrics.update({"time/eval_s": eval_s, **diag_metrics})
+        metrics.update({TRAIN_LOSS: train_loss, LR: lr, EPOCH_SECONDS: train_s})
+        metrics.update({EVAL_SECONDS: eval_s, **diag_metrics})
         value = metrics[SELECTION_METRIC]
         st.scheduler.step(value if math.isfinite(value) else math.inf)
         improved = st.early.update(epoch, value)
@@ -270,25 +287,69 @@ class _Trial:
             )
             out.update(split_metrics(split, abs_sum, count, std, self.task_names, self.factors))
         if self.config.stl_reference:
-            out["test/delta_m"] = delta_m(out, self.config.stl_reference)
+            out[DELTA_M_METRIC] = delta_m(out, self.config.stl_reference)
         return out
 
     # -- saving and the result ------------------------------------------------------------------
     def _save(self, epoch: int, improved: bool) -> None:
+        """best.pt before last.pt: a crash between the two then reruns an epoch whose best model
+        is already saved, never resumes past a best model that was not."""
         st = self.state
+        members_changed = self._keep_members(epoch) if self.stl else False
+        if improved or members_changed:
+            ckpt.save_atomic(self._best_state(), self.folder.best_checkpoint)
         ckpt.save_atomic(st.state_dict(self.config), self.folder.last_checkpoint)
-        if improved:
-            best = {
-                "version": ckpt.CHECKPOINT_VERSION,
-                "config": self.config.model_dump(mode="json"),
-                "epoch": epoch,
-                "model": st.model.state_dict(),
-                "metrics": st.history[-1],
-                "task_names": self.task_names,
-            }
-            ckpt.save_atomic(best, self.folder.best_checkpoint)
         self.folder.write_metrics(st.history)
         self.folder.write_policy(st.policy)
+
+    def _best_state(self) -> dict[str, Any]:
+        """best.pt: the model of the best epoch (stl: each task's member at its own best epoch)
+        with what predicting needs without the dataset."""
+        st, best = self.state, self.state.early.best_epoch
+        if self.stl:
+            model = {f"members.{t}.{k}": v for t, sd in self.members.items() for k, v in sd.items()}
+        else:
+            model = st.model.state_dict()
+        return ckpt.best_state(
+            config=self.config.model_dump(mode="json"),
+            epoch=best,
+            model=model,
+            spec=self.spec,
+            tasks=self.tasks,
+            scaler=self.data.scaler,
+            featurizer=self.data.featurizer,
+            metrics=next(r for r in st.history if int(r[EPOCH]) == best),
+            member_epochs=self._member_epochs() if self.stl else None,
+        )
+
+    def _member_epochs(self) -> dict[str, int]:
+        """The epoch of each stl task's member: the one whose val MAE `best_metrics` reports for
+        the task (so its rule is the only one), the best epoch when the task has no val label."""
+        st, best = self.state, self.state.early.best_epoch
+        reported = best_metrics(st.history, best, self.task_names, "stl")
+        epochs = {}
+        for name in self.task_names:
+            value = reported.get(best_key(f"val/mae/{name}"))
+            rows = [r for r in st.history if r.get(f"val/mae/{name}") == value]
+            epochs[name] = int(rows[0][EPOCH]) if rows else best
+        return epochs
+
+    def _keep_members(self, epoch: int) -> bool:
+        """Copy the members whose task is now best at `epoch`; True when any was copied."""
+        members = self.state.model.members
+        chosen = self._member_epochs()
+        kept = [t for t, name in enumerate(self.task_names) if chosen[name] == epoch]
+        for t in kept:
+            self.members[t] = {k: v.detach().clone() for k, v in members[t].state_dict().items()}
+        return bool(kept)
+
+    def _restore_members(self) -> None:
+        """A resumed stl trial takes the members kept so far back from its best.pt."""
+        saved = ckpt.load(self.folder.best_checkpoint)["model"]
+        for t in range(len(self.tasks)):
+            prefix = f"members.{t}."
+            kept = {k[len(prefix) :]: v for k, v in saved.items() if k.startswith(prefix)}
+            self.members[t] = {k: v.to(self.device) for k, v in kept.items()}
 
     def _result(self) -> TrialResult:
         st = self.state
@@ -304,13 +365,15 @@ class _Trial:
         )
 
 
+def _spec(config: TrialConfig, node_dim: int, edge_dim: int, n_tasks: int) -> dict[str, Any]:
+    """How the trial's model is built (saved in best.pt, so it can be rebuilt without data)."""
+    stl = config.method == "stl"
+    return ckpt.model_spec(config.model, config.model_options, node_dim, edge_dim, n_tasks, stl)
+
+
 def _build(config: TrialConfig, node_dim: int, edge_dim: int, n_tasks: int) -> MultiTaskModel:
     """The model of the trial: one multi-task backbone, or one backbone per task for `stl`."""
-    opts = config.model_options
-    if config.method == "stl":
-        members = [build_model(config.model, node_dim, edge_dim, 1, **opts) for _ in range(n_tasks)]
-        return SingleTaskEnsemble(members)
-    return build_model(config.model, node_dim, edge_dim, n_tasks, **opts)
+    return ckpt.build(_spec(config, node_dim, edge_dim, n_tasks))
 
 
 def _as_tensor(value: Any) -> Tensor:

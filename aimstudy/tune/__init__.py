@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from aimstudy.tune._folder import SPEC_FILE, STATE_FILE, StudyFolder, check_launch_flags
 from aimstudy.tune._outcome import StudyOutcome, format_table
+from aimstudy.tune._preflight import preflight
 from aimstudy.tune._ray import check_resources
 from aimstudy.tune._runner import resolve_out_dir, run_study
 from aimstudy.tune._spec import (
@@ -46,6 +47,7 @@ __all__ = [
     "format_table",
     "load_spec",
     "param_space",
+    "preflight",
     "resolve_out_dir",
     "run_study",
     "validate_spec",

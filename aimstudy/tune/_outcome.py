@@ -12,8 +12,13 @@ from typing import Any
 
 import pandas as pd
 
-from aimstudy.tracking import StudyRuns, finish_stopped_trial, record_failed_trial
-from aimstudy.train import BEST_EPOCH, EPOCH, SELECTION_METRIC, best_key
+from aimstudy.tracking import (
+    StudyRuns,
+    finish_stopped_trial,
+    mark_interrupted,
+    record_failed_trial,
+)
+from aimstudy.train import BEST_EPOCH, DELTA_M_METRIC, EPOCH, SELECTION_METRIC, best_key
 from aimstudy.tune._spec import flat_assignment
 
 SUMMARY_METRICS = (
@@ -21,9 +26,11 @@ SUMMARY_METRICS = (
     BEST_EPOCH,
     best_key(SELECTION_METRIC),
     best_key("test/norm_mae"),
-    best_key("test/delta_m"),
+    best_key(DELTA_M_METRIC),
 )
-OK, ERROR = "OK", "ERROR"  # statuses of the summary table (others are Tune's: PENDING...)
+# Statuses of the summary table: completed its schedule (early stopping and ASHA stops count),
+# failed, or stopped by Ctrl-C before the end (`--resume` continues it).
+OK, ERROR, INTERRUPTED = "OK", "ERROR", "INTERRUPTED"
 
 
 @dataclass
@@ -40,7 +47,7 @@ class TrialEnd:
     @property
     def unfinished(self) -> bool:
         """Interrupted (Ctrl-C): its run is closed KILLED, --resume continues it."""
-        return self.status not in (OK, ERROR)
+        return self.status == INTERRUPTED
 
 
 @dataclass
@@ -50,7 +57,7 @@ class StudyOutcome:
     out_dir: Path
     tracking_uri: str
     runs: StudyRuns
-    ray_path: Path
+    ray_path: Path | str  # a URI with remote storage
     table: pd.DataFrame
     n_failed: int
     optuna_storage: str | None = None
@@ -58,15 +65,20 @@ class StudyOutcome:
     n_unfinished: int = 0
 
     def ui_command(self) -> str:
-        """How to open the MLflow UI on this study's store: a command, or the server's URL."""
+        """How to open the MLflow UI on this study's runs view: the server's link, or the
+        command that serves the store and the link to open then (MLflow's default port)."""
+        experiment = self.runs.experiment_id if self.runs is not None else ""
+        runs_view = f"#/experiments/{experiment}/runs" if experiment else ""
         if self.tracking_uri.startswith(("http://", "https://")):
-            return f"open {self.tracking_uri} in a browser (the study's MLflow server)"
-        return f"{_mlflow_executable()} ui --backend-store-uri {self.tracking_uri}"
+            return f"open {self.tracking_uri.rstrip('/')}/{runs_view} in a browser"
+        serve = f"{_mlflow_executable()} ui --backend-store-uri {self.tracking_uri}"
+        return f"{serve}, then open http://127.0.0.1:5000/{runs_view}"
 
 
-def trial_ends(grid: Any) -> list[TrialEnd]:
-    """Every trial of Tune's result grid, read only."""
-    statuses = _trial_statuses(grid)
+def trial_ends(grid: Any, ray_path: Path | str) -> list[TrialEnd]:
+    """Every trial of Tune's result grid, read only, with its status as the launch's saved
+    experiment state (`ray_path`) has it: what `--resume` will continue."""
+    statuses = _saved_statuses(ray_path)
     ends = []
     for result in grid:
         trial_id = _trial_id(result)
@@ -75,7 +87,7 @@ def trial_ends(grid: Any) -> list[TrialEnd]:
             TrialEnd(
                 trial_id=trial_id,
                 options=flat_assignment(result.config or {}),
-                status=ERROR if result.error else (OK if status == "TERMINATED" else status),
+                status=ERROR if result.error else (OK if status == "TERMINATED" else INTERRUPTED),
                 metrics=dict(result.metrics or {}),
                 error=_reason(result.error) if result.error else None,
                 checkpoint=result.checkpoint,
@@ -95,10 +107,14 @@ def summary_table(ends: list[TrialEnd]) -> pd.DataFrame:
 
 
 def close_trial_runs(study: str, runs: StudyRuns, ends: list[TrialEnd]) -> None:
-    """Record failed trials as FAILED runs and finish those the scheduler stopped (ASHA), whose
-    process was gone before it could (from their last checkpoint)."""
+    """Record failed trials as FAILED runs, interrupted ones as KILLED, and finish those the
+    scheduler stopped (ASHA), whose process was gone before it could (from their last
+    checkpoint)."""
     for end in ends:
-        if end.error is not None:
+        if end.unfinished:
+            epoch = end.metrics.get(EPOCH)
+            mark_interrupted(runs, end.trial_id, int(epoch) if epoch is not None else None)
+        elif end.error is not None:
             record_failed_trial(
                 runs, end.trial_id, study=study, options=end.options, reason=end.error
             )
@@ -120,10 +136,17 @@ def format_table(table: pd.DataFrame) -> str:
     return shown.to_string(index=False)
 
 
-def _trial_statuses(grid: Any) -> dict[str, str]:
-    """Tune's status of every trial (TERMINATED, ERROR, RUNNING, PENDING...), if available."""
-    analysis = getattr(grid, "_experiment_analysis", None)
-    return {t.trial_id: t.status for t in getattr(analysis, "trials", None) or []}
+def _saved_statuses(ray_path: Path | str) -> dict[str, str]:
+    """Tune's status of every trial in the launch's saved state (TERMINATED, ERROR, RUNNING,
+    PENDING...). Not the result grid's: after Ctrl-C Tune stops the running trials and marks
+    them TERMINATED in memory, but saved them as unfinished, so `--resume` continues them."""
+    from ray.tune import ExperimentAnalysis
+
+    try:
+        trials = ExperimentAnalysis(str(ray_path)).trials
+    except (OSError, ValueError):  # nothing saved (the launch died at once)
+        return {}
+    return {t.trial_id: t.status for t in trials}
 
 
 def _trial_id(result: Any) -> str:

@@ -41,28 +41,40 @@ def ray_running() -> bool:
     return ray.is_initialized()
 
 
-class _TokenAuthNotice(logging.Filter):
-    """Drops Ray's WARNING that a new local Ray has token authentication on by default: auth
-    stays on, and the line asks nothing of the user (its warning that auth is off still shows)."""
+class _DropNotice(logging.Filter):
+    """Drops a logger's records that start with one of `prefixes`."""
+
+    def __init__(self, *prefixes: str) -> None:
+        super().__init__()
+        self.prefixes = prefixes
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Token authentication is enabled")
+        return not record.getMessage().startswith(self.prefixes)
 
 
-_TOKEN_AUTH_NOTICE = _TokenAuthNotice()
+# logger -> the filter of its lines that ask nothing of a study's user: that a new local Ray has
+# token authentication on (auth stays on; the warning that it is off still shows); after Ctrl-C,
+# Tune's hint to call `Tuner.restore` and its list of incomplete trials (the driver prints the
+# `--resume` command and the trials' status instead).
+_NOTICES = {
+    "ray._private.authentication.authentication_token_setup": _DropNotice(
+        "Token authentication is enabled"
+    ),
+    "ray.tune.tune": _DropNotice("Experiment has been interrupted", "Trials did not complete"),
+}
 
 
 def quiet_env() -> None:
     """Telemetry off; none of Ray's hints that do not apply to a study (the driver prints its own
     progress and where results are): no warnings about checkpointing every epoch, no Tune
     banner and TensorBoard hint (`RunConfig(verbose=0)` silences them only in Ray's legacy
-    output), no notice that token authentication is on. Each variable can still be set."""
+    output), none of the `_NOTICES`. Each variable can still be set."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    notices = logging.getLogger("ray._private.authentication.authentication_token_setup")
-    notices.addFilter(_TOKEN_AUTH_NOTICE)  # once: a filter already there is not added again
+    for logger, notice in _NOTICES.items():
+        logging.getLogger(logger).addFilter(notice)  # once: a filter already there is not added
 
 
 def init_ray(address: str | None, extra: dict[str, Any] | None) -> None:

@@ -27,6 +27,7 @@ from aimstudy.train import (
     set_path,
     validate_config,
 )
+from aimstudy.tune._storage import check_storage_uri
 
 # Trial options a study sets per study (dataset) or per trial by the platform (threads).
 _NOT_IN_TRAIN = {"dataset": "the top-level `dataset:`", "threads": "`resources.cpu`"}
@@ -194,6 +195,14 @@ class StudySpec(BaseModel):
     failure: FailureSpec = Field(default_factory=FailureSpec)
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
     output: Path | None = None
+    # Launch state and Tune experiments on a filesystem that outlives the driver (`_storage.py`).
+    storage: str | None = None
+
+    @model_validator(mode="after")
+    def _known_storage(self) -> StudySpec:
+        if self.storage is not None:
+            check_storage_uri(self.storage)
+        return self
 
     def cells(self) -> list[dict[str, Any]]:
         """Every grid cell as {dotted path: value}, in grid order (last key varies fastest);

@@ -3,6 +3,11 @@
 Each epoch Tune gets the metrics and a checkpoint folder that mirrors the trial's workdir (a
 `TrialFolder`, every file of it). A retried or restored trial copies the checkpoint back into a
 clean workdir and `run_trial` resumes there.
+
+Ray's `FailureConfig` retries every error alike (it has no filter by exception type), so a
+trial that failed for a reason a retry cannot change (bad data or options: ValueError; a NaN
+loss: NonFiniteLossError) says so in its run's error tag, and the retry reads that tag and
+fails at once with the same reason, before loading any data.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from aimstudy.tracking import (
+    ERROR_TAG,
     NODE_TAG,
     RAY_TRIAL_TAG,
     STOPPED_BY_SCHEDULER,
@@ -23,11 +29,14 @@ from aimstudy.tracking import (
     MLflowCallback,
     StudyRuns,
     find_trial_run,
+    run_name,
 )
 from aimstudy.train import (
     EPOCH,
     Callback,
     EpochReport,
+    NonFiniteLossError,
+    TrialConfig,
     TrialFolder,
     TrialResult,
     best_epoch,
@@ -37,6 +46,12 @@ from aimstudy.train import (
     run_trial,
 )
 from aimstudy.tune._spec import StudySpec, flat_assignment
+
+# Errors that fail every attempt of a trial the same way (its input, or its deterministic
+# training), so a retry would only repeat them; crashes (RuntimeError, a killed worker) retry.
+FINAL_ERRORS: tuple[type[BaseException], ...] = (ValueError, NonFiniteLossError)
+# Ends the error tag of a run that failed with one of them; a retry that finds it stops.
+NOT_RETRIED = " (not retried: it fails the same way every time)"
 
 
 @dataclass
@@ -120,6 +135,8 @@ def trainable(config: dict[str, Any], setup: TrialSetup) -> None:
         # Finished before the driver died, not yet known to Tune: report, do not rerun.
         tune.report(_finished_report(done.data.metrics, spec))
         return
+    if done is not None:
+        _refuse_retry(done)
     workdir = Path(context.get_trial_dir()) / "work"
     _restore(workdir, tune.get_checkpoint())
     trial_config = spec.trial_config(config)
@@ -127,7 +144,7 @@ def trainable(config: dict[str, Any], setup: TrialSetup) -> None:
         setup.runs,
         trial_id,
         study=spec.name,
-        run_name=_run_name(config, trial_id),
+        run_name=_run_name(config, trial_config, spec, trial_id),
         heatmap_epochs=spec.tracking.heatmap_epochs,
         workdir=workdir,
         extra_tags={
@@ -145,15 +162,32 @@ def trainable(config: dict[str, Any], setup: TrialSetup) -> None:
         if exc.code not in (0, None):  # killed (SIGTERM): a retry or --resume continues the run
             tracker.fail(f"trial process stopped (SystemExit {exc.code})")
             raise
-        # Tune's scheduler (ASHA) stopped the trial: a finished run with what it trained so far.
+        if spec.tune.scheduler == "fifo":
+            raise  # no scheduler stops trials: Ctrl-C did, and the driver closes its run KILLED
+        # Tune's scheduler (ASHA) stopped the trial, or Ctrl-C did (the driver then reopens the
+        # run as KILLED): a finished run with what it trained so far.
         tracker.extra_tags[STOPPED_BY_TAG] = STOPPED_BY_SCHEDULER
         tracker.on_end(_partial_result(workdir, trial_config, tracker))
         raise
     except BaseException as exc:
-        reason = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        tracker.fail(reason)
+        tracker.fail(_failure_reason(exc))
         raise
     tune.report(reporter.final(result))
+
+
+def _failure_reason(exc: BaseException) -> str:
+    """`Type: message` of a trial's error, marked as final when a retry cannot change it."""
+    reason = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return reason + NOT_RETRIED if isinstance(exc, FINAL_ERRORS) else reason
+
+
+def _refuse_retry(run: Any) -> None:
+    """Fail a retry at once, with the same reason, when the trial's run FAILED for good."""
+    reason = run.data.tags.get(ERROR_TAG, "")
+    if run.info.status != "FAILED" or not reason.endswith(NOT_RETRIED):
+        return
+    kind, _, message = reason.partition(": ")
+    raise (NonFiniteLossError if kind == NonFiniteLossError.__name__ else ValueError)(message)
 
 
 def _finished_report(metrics: dict[str, float], spec: StudySpec) -> dict[str, float]:
@@ -183,15 +217,26 @@ def _restore(workdir: Path, checkpoint: Any) -> None:
             shutil.copytree(folder, workdir, dirs_exist_ok=True)
 
 
-def _run_name(config: dict[str, Any], trial_id: str) -> str:
-    """Readable MLflow run name: the trial's grid values (an arm's too), then the Tune trial id."""
-    values = leaves(flat_assignment(config)).items()
-    parts = [f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in values]
-    return "-".join([*parts, trial_id])[:250]
+def _run_name(config: dict[str, Any], trial: TrialConfig, spec: StudySpec, trial_id: str) -> str:
+    """Readable MLflow run name: the arm (the method, then the options its arm sets, the grid
+    varies or the search sampled), size and seed, e.g. `aim-matrix λ_g=0 n=500 s0`. The Tune trial
+    id (a tag already) is added only where names would repeat: a grid sampled more than once."""
+    varied = [k for k, v in spec.grid.items() if len(v) > 1] + list(spec.tune.space)
+    options = [
+        (k, v)
+        for k, v in leaves(flat_assignment(config)).items()
+        if k not in _NAMED and (_under(k, varied) or not _under(k, list(spec.grid)))
+    ]
+    repeats = spec.tune.search == "grid" and spec.tune.num_samples > 1
+    return run_name(trial.method, options, trial.n_train, trial.seed, trial_id if repeats else "")
 
 
-def _short(value: Any) -> str:
-    return f"{value:.3g}" if isinstance(value, float) else str(value)
+_NAMED = ("method", "n_train", "seed")  # in every run name, read from the trial's config
+
+
+def _under(key: str, paths: list[str]) -> bool:
+    """`key` is one of `paths` or inside one (`method_options.lambda_g` under `method_options`)."""
+    return any(key == p or key.startswith(f"{p}.") for p in paths)
 
 
 def _is_number(value: Any) -> bool:

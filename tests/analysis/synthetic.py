@@ -14,6 +14,7 @@ from unittest import mock
 import numpy as np
 import optuna
 import yaml
+from PIL import Image
 
 from aimstudy.data import DataConfig
 from aimstudy.tracking import (
@@ -134,11 +135,9 @@ def _log_trials(
         _log_trial(runs, study, trial, tasks, epochs, rng, peak_early)
 
 
-def _placeholder_png(values: np.ndarray, task_names: list[str], title: str, path: Path) -> Path:
-    """Stands in for `write_heatmap`: a file of the same name, no drawing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n")
-    return path
+def _placeholder_image(values: np.ndarray, task_names: list[str], title: str) -> Image.Image:
+    """Stands in for `render_heatmap`: a 1-pixel image, no drawing."""
+    return Image.new("RGB", (1, 1))
 
 
 def make_study(
@@ -177,9 +176,9 @@ def make_study(
     study.write_launch(spec, runs, ray_path)
     rng = np.random.default_rng(0)
     cells = list(itertools.product(methods, sizes, seeds))
-    # Heatmap PNGs are read by no test here, and drawing them is most of the time on a loaded
-    # machine: the callback uploads a placeholder in their place.
-    with mock.patch.object(_callback, "write_heatmap", _placeholder_png):
+    # Heatmaps are read by no test here, and drawing them is most of the time on a loaded
+    # machine: the callback logs a placeholder image in their place.
+    with mock.patch.object(_callback, "render_heatmap", _placeholder_image):
         _log_trials(runs, name, cells, failed, tasks, epochs, rng, peak_early)
     close_launch(runs, "FINISHED", n_failed=failed)
     user_spec = {"name": name, "dataset": {"name": "qm9"}, "grid": grid, "output": str(folder)}

@@ -3,24 +3,34 @@ reuse of a trial's run on retry, FAILED with a reason, orphan runs closed."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from mlflow.tracking import MlflowClient
 
-from aimstudy.data import DataConfig
+import aimstudy
+from aimstudy.data import DataConfig, Task
 from aimstudy.tracking import (
+    DEVICE_TAG,
     ERROR_TAG,
+    GIT_COMMIT_TAG,
     PARENT_TAG,
+    TASK_TABLE_ARTIFACT,
     TRIAL_TAG,
+    VERSION_TAG,
+    VERSIONS_PREFIX,
     MLflowCallback,
     StudyRuns,
     check_tracking_uri,
     child_runs,
     close_running_children,
     default_tracking_uri,
+    git_commit,
     open_experiment,
     start_parent_run,
 )
@@ -56,7 +66,8 @@ def artifacts(store: tuple[str, str, Path]) -> Path:
 def _report(epoch: int) -> EpochReport:
     rng = np.random.default_rng(epoch)
     matrices = {"tau": rng.normal(size=(3, 3)), "cosine": rng.uniform(-1, 1, size=(3, 3))}
-    metrics = {"val/norm_mae": 1.0 / epoch, "train/loss": 2.0 / epoch, "policy/mean_gate": 0.5}
+    metrics = {"epoch": float(epoch), "val/norm_mae": 1.0 / epoch, "train/loss": 2.0 / epoch}
+    metrics["policy/mean_gate"] = 0.5
     return EpochReport(epoch, metrics, matrices, TASKS)
 
 
@@ -66,6 +77,13 @@ def _config() -> TrialConfig:
 
 def _result(workdir: Path | None) -> TrialResult:
     return TrialResult(2, {"best/val/norm_mae": 0.5, "best/epoch": 2.0}, [], workdir, TASKS)
+
+
+def _image_steps(root: Path) -> set[tuple[str, int]]:
+    """(key, step) of every full-size image MLflow's `log_image(key=..., step=...)` stored."""
+    names = [p.name for p in (root / "images").iterdir() if p.suffix == ".png"]
+    # images/<key with / as ~>+step+<step>+timestamp+<ms>+<uuid>.png (MLflow's layout)
+    return {(n.split("+")[0].replace("~", "/"), int(n.split("+")[2])) for n in names}
 
 
 def test_child_run_has_params_metrics_and_artifacts(runs: StudyRuns, artifacts: Path) -> None:
@@ -88,14 +106,12 @@ def test_child_run_has_params_metrics_and_artifacts(runs: StudyRuns, artifacts: 
     assert run.data.metrics["best/val/norm_mae"] == 0.5
 
     root = artifacts / callback.run_id / "artifacts"
-    heatmaps = sorted(p.name for p in (root / "policy" / "heatmaps").iterdir())
-    # epoch 1 chosen, the last epoch (2) always drawn
-    assert heatmaps == [
-        "cosine_epoch0001.png",
-        "cosine_epoch0002.png",
-        "tau_epoch0001.png",
-        "tau_epoch0002.png",
-    ]
+    # one image series per matrix: epoch 1 chosen, the last epoch (2) always drawn
+    assert _image_steps(root) == {("policy/cosine", 1), ("policy/cosine", 2)} | {
+        ("policy/tau", 1),
+        ("policy/tau", 2),
+    }
+    assert run.data.tags["mlflow.loggedImages"] == "True"
     policy = pd.read_parquet(root / "policy" / "policy.parquet")
     assert set(policy.matrix) == {"tau", "cosine"} and set(policy.epoch) == {1, 2}
     assert len(policy) == 2 * 2 * 9
@@ -140,6 +156,31 @@ def test_retry_reuses_the_trial_run_and_failure_is_recorded(runs: StudyRuns) -> 
     assert [r.data.tags[TRIAL_TAG] for r in child_runs(runs)] == ["t2"]
 
 
+def test_a_retry_that_runs_a_logged_epoch_again_logs_it_once(runs: StudyRuns) -> None:
+    first = MLflowCallback(runs, "t3")
+    first.on_start(_config(), [])
+    for epoch in (1, 2):
+        first.on_epoch_end(_report(epoch))
+    first.fail("RuntimeError: killed before epoch 2's checkpoint")
+    second = MLflowCallback(runs, "t3")  # resumes from epoch 1's checkpoint
+    second.on_start(_config(), [])
+    for epoch in (2, 3):
+        second.on_epoch_end(_report(epoch))
+    second.on_end(_result(None))
+    client = MlflowClient(runs.tracking_uri)
+    for key in ("epoch", "val/norm_mae"):
+        assert [m.step for m in client.get_metric_history(first.run_id, key)] == [1, 2, 3]
+
+
+def test_skipped_smiles_are_tagged_on_the_trial_run(runs: StudyRuns) -> None:
+    callback = MLflowCallback(runs, "t4")
+    callback.on_start(_config(), [])
+    callback.on_data(2, ["not-a-smiles", "C1CC"])
+    tags = MlflowClient(runs.tracking_uri).get_run(callback.run_id).data.tags
+    assert tags["aimstudy.skipped_smiles"] == "2"
+    assert json.loads(tags["aimstudy.skipped_smiles_first"]) == ["not-a-smiles", "C1CC"]
+
+
 def test_orphans_are_closed_as_killed(runs: StudyRuns) -> None:
     for trial in ("a", "b"):
         MLflowCallback(runs, trial).on_start(_config(), [])
@@ -155,3 +196,36 @@ def test_unreachable_or_unsupported_stores_fail_fast(tmp_path: Path) -> None:
         check_tracking_uri(str(tmp_path / "mlruns"))
     with pytest.raises(ValueError, match="does not exist"):
         check_tracking_uri(f"sqlite:///{tmp_path}/missing/mlflow.db")
+
+
+def test_trial_run_carries_provenance_and_a_per_task_table(
+    runs: StudyRuns, artifacts: Path
+) -> None:
+    tasks = [Task("mu", "D"), Task("homo", "eV", "meV", 1000.0)]
+    metrics = {
+        "best/epoch": 1.0,
+        "best/val/mae/mu": 0.5,
+        "best/test/mae/mu": 0.6,
+        "best/val/mae/homo": 90.0,
+        "best/test/mae/homo": 95.0,
+    }
+    callback = MLflowCallback(runs, "t5")
+    callback.on_start(_config(), tasks)
+    callback.on_epoch_end(_report(1))
+    callback.on_end(TrialResult(1, metrics, [], None, ["mu", "homo"]))
+    tags = MlflowClient(runs.tracking_uri).get_run(callback.run_id).data.tags
+    assert tags[VERSION_TAG] == aimstudy.__version__
+    assert tags[DEVICE_TAG] == "cpu"  # "auto" as the trial resolved it, on this CPU machine
+    assert tags[VERSIONS_PREFIX + "torch"] == torch.__version__
+    assert tags[VERSIONS_PREFIX + "mlflow"] == mlflow.__version__
+    assert (GIT_COMMIT_TAG in tags) == (git_commit() is not None)
+    table = json.loads(
+        (artifacts / callback.run_id / "artifacts" / TASK_TABLE_ARTIFACT).read_text()
+    )
+    rows = [dict(zip(table["columns"], row, strict=True)) for row in table["data"]]
+    assert rows == [
+        {"task": "mu", "unit": "D", "val_mae": 0.5, "test_mae": 0.6},
+        {"task": "homo", "unit": "meV", "val_mae": 90.0, "test_mae": 95.0},
+    ]
+    logged = json.loads(tags["mlflow.loggedArtifacts"])
+    assert {"path": TASK_TABLE_ARTIFACT, "type": "table"} in logged  # the UI's table view

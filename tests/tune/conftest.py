@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -93,19 +94,20 @@ def ray_session() -> Iterator[str]:
 def server_study(
     ray_session: str, mlflow_server: str, data_cache: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[StudyOutcome, Path]:
-    """ls finishes, aim-matrix crashes once after epoch 2, pcgrad always crashes (1 retry).
+    """ls finishes, aim-matrix crashes once in epoch 2 before its checkpoint, pcgrad always
+    crashes (1 retry).
 
     Tracked on an `mlflow server`; the browser test reuses it."""
     out = tmp_path_factory.mktemp("server-study")
     spec = validate_spec(
         tiny_raw("server-study", data_cache, grid={"method": ["ls", "pcgrad", "aim-matrix"]})
     )
-    faults = Faults(out, once={"aim-matrix": 2}, always={"pcgrad"})
+    faults = Faults(out, once={}, always={"pcgrad"}, before_checkpoint={"aim-matrix": 2})
     outcome = run_study(spec, out / "study", tracking_uri=mlflow_server, extra_callbacks=[faults])
     return outcome, out
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -115,8 +117,16 @@ def _free_port() -> int:
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An `mlflow server` on 127.0.0.1 (SQLite backend, served artifacts); yields its URL."""
     root = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
-    env = {**os.environ, **TEST_ENV, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    with serve_mlflow(root, str(root / "artifacts")) as url:
+        yield url
+
+
+@contextmanager
+def serve_mlflow(root: Path, artifacts: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """An `mlflow server` on a free port of 127.0.0.1, SQLite in `root`, artifacts served to
+    `artifacts` (a folder or a bucket URI; `env` for its credentials); yields its URL."""
+    port = free_port()
+    env = {**os.environ, **TEST_ENV, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
     mlflow = Path(sys.executable).with_name("mlflow")
     process = subprocess.Popen(
         [
@@ -131,7 +141,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "--backend-store-uri",
             f"sqlite:///{root}/server.db",
             "--artifacts-destination",
-            str(root / "artifacts"),
+            artifacts,
         ],  # fmt: skip
         cwd=root,
         env=env,

@@ -5,6 +5,9 @@ launch beside the first (its own parent run and Tune experiment), both launches'
 from __future__ import annotations
 
 import json
+import logging
+import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -13,8 +16,8 @@ from mlflow.tracking import MlflowClient
 
 from aimstudy import cli
 from aimstudy.tracking import ROLE_TAG, child_runs
-from aimstudy.tune import STATE_FILE, run_study, validate_spec
-from aimstudy.tune._folder import launch_state
+from aimstudy.tune import STATE_FILE, StudyFolder, run_study, validate_spec
+from aimstudy.tune._folder import check_same_spec, launch_state
 from tests.tune.conftest import tiny_raw
 
 
@@ -44,6 +47,36 @@ def test_folder_states_that_are_refused(tmp_path: Path, data_cache: Path) -> Non
         launch_state(tmp_path, spec, resume=False, new_launch=False)
     with pytest.raises(ValueError, match=r"^--resume and --new-launch: give one"):
         launch_state(tmp_path, spec, resume=True, new_launch=True)
+
+
+def test_one_launch_holds_a_folder_at_a_time(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = StudyFolder(tmp_path / "out")
+    with folder.lock():
+        owner = json.loads((folder.path / ".lock.owner").read_text())
+        assert owner["pid"] == os.getpid()
+        with pytest.raises(ValueError) as refused, folder.lock():
+            pass
+        assert str(refused.value).startswith(
+            f"{folder.path} is in use by another aimstudy run (pid {os.getpid()} on host "
+            f"{socket.gethostname()}, since "
+        )
+    assert not folder.path.exists()  # the lock made it and nothing else wrote to it
+
+    folder.path.mkdir()
+    (folder.path / ".lock.owner").write_text(json.dumps(owner))  # its holder died
+    with caplog.at_level(logging.WARNING), folder.lock():
+        (folder.path / "mlflow.db").touch()
+    assert f"broke the stale lock of pid {os.getpid()}" in caplog.text
+    assert sorted(p.name for p in folder.path.iterdir()) == [".lock", "mlflow.db"]
+
+    (tmp_path / "file").touch()
+    with (
+        pytest.raises(ValueError, match=r"^output folder .*/file is a file"),
+        StudyFolder(tmp_path / "file").lock(),
+    ):
+        pass
 
 
 @pytest.mark.integration
@@ -76,7 +109,17 @@ def test_second_run_is_refused_and_new_launch_adds_a_parent_run(
         )
         both = _cli_error([str(study), "--out", str(out), "--resume", "--new-launch"], capsys)
         assert "--resume and --new-launch: give one" in both
+        changed = [str(study), "--out", str(out), "--resume", "--set", "train.lr=0.01"]
+        changed += ["--set", "grid.seed=[0, 1, 2]"]
+        assert _cli_error(changed, capsys) == (
+            f"aimstudy run: error: --resume: the spec differs from the launch in {out}/study.yaml:"
+            " grid.seed: [0, 1] -> [0, 1, 2]; train.lr: None -> 0.01; resume with that spec, or "
+            "run the changed study with --new-launch or another --out"
+        )
     assert _snapshot(out) == before  # nothing written
+    # How a launch runs may change on --resume (cores, retries), what it runs may not.
+    how = {**raw, "resources": {"cpu": 2, "gpu": 0}, "failure": {"max_failures": 0}}
+    check_same_spec(StudyFolder(out), validate_spec(how))
 
     second = run_study(spec, out, new_launch=True, progress=False)
     assert second.n_failed == 0
