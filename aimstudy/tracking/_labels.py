@@ -39,9 +39,14 @@ def option_label(key: str, value: Any) -> str:
 
 
 def run_name(
-    method: str, options: Iterable[tuple[str, Any]], n_train: int, seed: int, suffix: str = ""
+    method: str,
+    options: Iterable[tuple[str, Any]],
+    n_train: int | None,
+    seed: int,
+    suffix: str = "",
 ) -> str:
     """A trial's run name: its arm (the method, then its other varied options), size and seed,
     e.g. `aim-matrix λ_g=0 n=500 s0`; `suffix` (a trial id) only where names would repeat."""
-    parts = [method, *(option_label(k, v) for k, v in options), f"n={n_train}", f"s{seed}"]
+    size = f"n={n_train}" if n_train is not None else "n=all"  # no n_train: the whole pool
+    parts = [method, *(option_label(k, v) for k, v in options), size, f"s{seed}"]
     return " ".join(p for p in [*parts, suffix] if p)[:MAX_RUN_NAME]

@@ -23,7 +23,7 @@ from tests.tune.conftest import TEST_ENV, tiny_raw
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-EPOCHS = 25  # the long trial: the interrupt lands while it trains, on a quiet machine too
+EPOCHS = 120  # the long trial: the interrupt lands while it trains, on a quiet machine too
 
 
 def _cli(args: list[str], log: Path) -> subprocess.Popen:

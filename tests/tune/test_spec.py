@@ -202,7 +202,7 @@ def test_cli_reports_a_spec_error_in_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"aimstudy run: error: {study}: schedule: unknown key; allowed: name, description, "
-        "dataset, train, grid, tune, resources, failure, tracking, output"
+        "dataset, train, grid, tune, resources, failure, tracking, output, storage"
     ]
     assert not (tmp_path / "o").exists()  # nothing started
 
@@ -263,8 +263,12 @@ def test_arms_are_crossed_with_the_other_grid_keys() -> None:
 def test_a_trial_run_is_named_after_its_arm() -> None:
     from aimstudy.tune._trainable import _run_name
 
-    name = _run_name({"arms": ARMS[0], "seed": 1}, "abc_00001")
-    assert name == "method=aim-matrix-lambda_p=0-seed=1-abc_00001"
+    spec = _validate(_raw(grid={"arms": ARMS, "seed": [0, 1]}))
+    names = []
+    for arm in ARMS:
+        config = {"arms": arm, "seed": 1}
+        names.append(_run_name(config, spec.trial_config(config), spec, "abc_00001"))
+    assert names == ["aim-matrix λ_p=0 n=all s1", "aim-matrix k=5 n=all s1", "pcgrad n=all s1"]
 
 
 @pytest.mark.parametrize(
