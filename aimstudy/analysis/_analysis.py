@@ -78,13 +78,22 @@ def _norm(value: Any) -> str:
         return str(value)
 
 
-def _grid_from_parent(runs: pd.DataFrame) -> dict[str, list[Any]]:
-    """The grid `aimstudy run` logs as the JSON param `grid` of its parent run, if any."""
-    parents = parent_runs(runs)
+def _grid_from_parents(runs: pd.DataFrame) -> dict[str, list[Any]]:
+    """The grid `aimstudy run` logs as the JSON param `grid` of its parent run; pooled launches
+    (`--launch all`) get the union of theirs, so an arm only one launch varies keeps its label."""
     column = f"param:{GRID_PARAM}"
+    parents = parent_runs(runs)
     if parents.empty or column not in parents.columns:
         return {}
-    text = parents.iloc[0][column]
+    merged: dict[str, list[Any]] = {}
+    for text in parents[column]:
+        for key, values in _parent_grid(text).items():
+            known = merged.setdefault(key, [])
+            known.extend(v for v in values if v not in known)
+    return merged
+
+
+def _parent_grid(text: Any) -> dict[str, list[Any]]:
     try:
         grid = json.loads(text) if isinstance(text, str) else {}
     except json.JSONDecodeError:
@@ -146,7 +155,7 @@ def analyse(
     """
     runs, which = select_launch(load_runs(study.tracking_uri, study.name), launch)
     if not study.grid:  # the launch's own grid; its spec in the folder if the param was cut
-        grid = _grid_from_parent(runs) or grid_of(StudyFolder(study.folder).read_spec())
+        grid = _grid_from_parents(runs) or grid_of(StudyFolder(study.folder).read_spec())
         study = replace(study, grid=grid)
     table, size = label_arms(results_table(runs), grid_columns(study.grid))
     notes: list[str] = [f"tables read {which}"]

@@ -110,6 +110,13 @@ def policy_matrix(
     return labels, out
 
 
+def last_epoch_rows(policy: pd.DataFrame) -> pd.DataFrame:
+    """Each run's rows at its own last logged epoch: early stopping ends seeds at different
+    epochs, and the study-wide last epoch would hold only the seed that ran longest."""
+    key = "run_id" if "run_id" in policy.columns else "seed"
+    return policy[policy["epoch"] == policy.groupby(key)["epoch"].transform("max")]
+
+
 def select_epochs(
     epochs: list[int] | np.ndarray, wanted: tuple[int, ...] = (10, 50, 100)
 ) -> list[int]:
@@ -276,9 +283,10 @@ def plot_dendrograms(policy: pd.DataFrame, stability: float | None = None) -> Fi
     `plot_policy_heatmaps` (the τ clustering is only as reproducible as the τ pattern)."""
     panels = []
     if (policy["matrix"] == "tau").any():
-        last = int(policy[policy["matrix"] == "tau"]["epoch"].max())
-        labels, tau = policy_matrix(policy, "tau", last)
-        panels.append((f"learned τ (epoch {last})", labels, tau, "distance: τ, shifted to ≥ 0"))
+        tau_rows = policy[policy["matrix"] == "tau"]
+        labels, tau = policy_matrix(last_epoch_rows(tau_rows), "tau")
+        title = "learned τ (each seed's last epoch)"
+        panels.append((title, labels, tau, "distance: τ, shifted to ≥ 0"))
     if (policy["matrix"] == "cosine").any():
         labels, cos = policy_matrix(policy, "cosine")
         panels.append(("gradient cosine (mean over epochs)", labels, 1.0 - cos, "1 − cosine"))
@@ -295,15 +303,15 @@ def plot_dendrograms(policy: pd.DataFrame, stability: float | None = None) -> Fi
 
 
 def seed_stability(policy: pd.DataFrame, matrix: str = "tau") -> pd.DataFrame:
-    """How reproducible the learned map is: Spearman correlation of the last-epoch off-diagonal
-    entries between every pair of seeds, per arm and size.
+    """How reproducible the learned map is: Spearman correlation of the off-diagonal entries at
+    each seed's last epoch between every pair of seeds, per arm and size.
     Columns: arm, <size>, n_seeds, mean_spearman, min_spearman."""
     size, policy = _size_of(policy), with_arm(policy)
     columns = [ARM, size, "n_seeds", "mean_spearman", "min_spearman"]
     rows = policy[(policy["matrix"] == matrix) & (policy["task_i"] != policy["task_j"])]
     records = []
     for (arm, size_value), group in rows.groupby([ARM, size]):
-        last = group[group["epoch"] == group["epoch"].max()]
+        last = last_epoch_rows(group)
         wide = last.pivot_table(index=["task_i", "task_j"], columns="seed", values="value")
         wide = wide.dropna()
         rhos = []

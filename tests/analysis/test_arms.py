@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from aimstudy.analysis import analyse, open_study
+from aimstudy.analysis._analysis import _grid_from_parents
 from aimstudy.analysis._arms import grid_columns, label_arms, select_launch
 from tests.analysis.synthetic import make_study
 
@@ -134,3 +136,21 @@ def test_report_reads_the_latest_launch_unless_asked(tmp_path: Path) -> None:
     pooled = analyse(study, with_policy=False, launch="all")
     assert pooled.table["run_id"].nunique() == 3 * n_methods
     assert any("pooled all 2 launch(es)" in note for note in pooled.notes)
+
+
+def test_pooled_launches_label_arms_by_the_union_of_their_grids() -> None:
+    """`--launch all` over a launch that varied method_options and one that added a method:
+    the first launch's keys still name its arms."""
+    t0, t1 = pd.Timestamp("2026-01-01", tz="UTC"), pd.Timestamp("2026-01-02", tz="UTC")
+    first = {"arms": [{"method": "aim-matrix"}, {"method_options": {"learn_policy": False}}]}
+    first |= {"seed": [0, 1]}
+    second = {"arms": [{"method": "fingerprint-rf"}], "seed": [0, 1]}
+    runs = pd.DataFrame(
+        [
+            {"run_id": "p1", "role": "study", "start_time": t0, "param:grid": json.dumps(first)},
+            {"run_id": "p2", "role": "study", "start_time": t1, "param:grid": json.dumps(second)},
+        ]
+    )
+    grid = _grid_from_parents(runs)
+    assert grid["seed"] == [0, 1] and len(grid["arms"]) == 3
+    assert "method_options" in grid_columns(grid)

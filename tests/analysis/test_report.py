@@ -62,6 +62,16 @@ def test_seed_stability_spearman_by_hand() -> None:
     assert reversed_.iloc[0]["mean_spearman"] == pytest.approx(-1.0)
 
 
+def test_seed_stability_compares_each_seeds_own_last_epoch() -> None:
+    """Early stopping ends seeds at different epochs: seed 0 stops at epoch 5, seed 1 runs on
+    to epoch 9 (its epoch-5 map is reversed, its last one agrees with seed 0)."""
+    early = _policy({0: [1, 2, 3, 4, 5, 6], 1: [6, 5, 4, 3, 2, 1]})
+    later = _policy({1: [10, 20, 30, 40, 50, 60]}).assign(epoch=9)
+    stability = seed_stability(pd.concat([early, later], ignore_index=True))
+    assert stability.iloc[0]["n_seeds"] == 2
+    assert stability.iloc[0]["mean_spearman"] == pytest.approx(1.0)
+
+
 def test_heatmaps_and_dendrograms_need_matrices() -> None:
     empty = _policy({0: [1, 2, 3, 4, 5, 6]}).iloc[0:0]
     with pytest.raises(ValueError, match="none of the matrices"):
