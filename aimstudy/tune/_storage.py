@@ -10,12 +10,16 @@ environment (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, ...): credentials never go
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 # Schemes pyarrow opens itself; a path without a scheme is a local (or mounted) folder.
 REMOTE_SCHEMES = ("s3", "gs", "gcs", "hdfs", "viewfs", "abfs", "abfss")
+# Schemes whose URI must name a bucket (container): `s3://` alone is no folder to write to.
+BUCKET_SCHEMES = ("s3", "gs", "gcs", "abfs", "abfss")
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,13 @@ class Storage:
     """A folder on a filesystem: `root` is a local path or `scheme://bucket/prefix`."""
 
     root: str
+
+    def __post_init__(self) -> None:
+        # A local root is made absolute here, once: Tune (pyarrow) refuses a relative storage
+        # path after Ray has started, and a resumed launch must find the same folder.
+        if not self.remote:
+            local = os.path.abspath(os.path.expanduser(self.root.removeprefix("file://")))
+            object.__setattr__(self, "root", local)
 
     @property
     def remote(self) -> bool:
@@ -56,14 +67,15 @@ class Storage:
 
     def check(self) -> None:
         """Fail with one line, before any trial, when the root cannot be opened or written."""
-        probe = ".aimstudy-probe"
+        probe = self.join(".aimstudy-probe")
+        fs, path = self._fs(probe)  # one line of its own when pyarrow cannot open the URI
         try:
-            self.write_text(probe, "ok\n")
-            fs, path = self._fs(self.join(probe))
+            fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+            with fs.open_output_stream(path) as stream:
+                stream.write(b"ok\n")
             fs.delete_file(path)
-        except (OSError, ValueError) as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ValueError(f"storage {self.root}: cannot write there ({reason})") from None
+        except (OSError, ValueError, NotImplementedError) as exc:
+            raise ValueError(f"storage {self.root}: cannot write there ({_reason(exc)})") from None
 
     def _fs(self, uri: str) -> tuple[Any, str]:
         from pyarrow import fs as pafs
@@ -73,18 +85,31 @@ class Storage:
             return pafs.LocalFileSystem(), str(local)
         try:
             return pafs.FileSystem.from_uri(uri)
-        except (OSError, ValueError) as exc:  # ArrowInvalid is a ValueError
-            raise ValueError(f"storage {self.root}: {exc}") from None
+        except (OSError, ValueError, NotImplementedError) as exc:  # ArrowInvalid: ValueError
+            raise ValueError(f"storage {self.root}: cannot open it ({_reason(exc)})") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of an error (pyarrow's can run to many: a JVM search, an AWS trace)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def check_storage_uri(uri: str) -> None:
-    """A storage URI must name a folder pyarrow can open: a scheme it knows, or a local path."""
+    """A storage URI must name a folder pyarrow can open: a scheme it knows with its bucket, or
+    a local path (`file:///abs/path` too). Checked with the spec, before anything connects."""
+    if not uri.strip():
+        raise ValueError("storage: empty; give a folder path or a URI such as s3://BUCKET/PREFIX")
     scheme = uri.split("://", 1)[0] if "://" in uri else ""
     if scheme and scheme != "file" and scheme not in REMOTE_SCHEMES:
         raise ValueError(
             f"storage {uri!r}: unknown scheme {scheme!r}; use a folder path or one of "
             f"{', '.join(s + '://' for s in REMOTE_SCHEMES)}"
         )
+    if scheme in BUCKET_SCHEMES and not urlsplit(uri).netloc:
+        raise ValueError(f"storage {uri!r}: no bucket; give {scheme}://BUCKET/PREFIX")
+    if scheme == "file" and not uri.removeprefix("file://").startswith("/"):
+        raise ValueError(f"storage {uri!r}: a file:// URI needs an absolute path (file:///PATH)")
 
 
 def launch_name(ray_path: str | Path) -> str:

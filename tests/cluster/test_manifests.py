@@ -11,6 +11,7 @@ import os
 import re
 import shlex
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,9 @@ def test_commands_name_real_subcommands_options_and_studies() -> None:
     args = _parse_run(words[3:])
     assert args.address == "auto" and args.out.is_absolute()
     assert (REPO_ROOT / args.study).is_file()
+    # The submitter's shell expands the entrypoint without the head's env: no $VARIABLES.
+    assert "$" not in job
+    assert args.storage.startswith("s3://") and args.tracking_uri.startswith("http://")
     readme = _readme()
     for line in re.findall(r"aimstudy(?:\.cli)? run (\S+/\S+\.yaml)", readme):
         assert (REPO_ROOT / line).is_file(), line
@@ -160,6 +164,141 @@ def test_commands_name_real_subcommands_options_and_studies() -> None:
     assert call is not None
     args = _parse_run(["run", *shlex.split(call.group(1).replace('"$@"', ""))])
     assert args.address == "$head_ip:$port"
+    assert args.storage == "$storage" and args.tracking_uri == "$MLFLOW_TRACKING_URI"
+
+
+def _section(title: str) -> str:
+    """The README section whose heading starts with `title`, continuations joined."""
+    sections = re.split(r"^## ", _readme(), flags=re.M)
+    found = [part for part in sections if part.startswith(title)]
+    assert len(found) == 1, title
+    return found[0]
+
+
+@pytest.mark.parametrize("title", ["AWS with the Ray cluster launcher", "Kubernetes with KubeRay"])
+def test_each_cloud_platforms_readme_command_passes_an_object_store_and_a_tracking_server(
+    title: str,
+) -> None:
+    """Nodes on AWS and KubeRay share no disk: the one command per platform names the bucket."""
+    calls = re.findall(r"python -m aimstudy\.cli (run .*)", _section(title))
+    assert calls, title
+    for call in calls:
+        args = _parse_run(shlex.split(call))
+        assert args.storage.startswith("s3://"), call
+        assert args.tracking_uri.startswith(("http://", "https://")), call
+        assert args.address == "auto" and args.out.is_absolute()
+    # The RayJob paragraph shows the manifest's own entrypoint.
+    if title.startswith("Kubernetes"):
+        assert _kind("RayJob")["spec"]["entrypoint"] in _section(title)
+
+
+def test_aws_workers_reach_the_bucket_through_an_instance_profile() -> None:
+    config = yaml.safe_load((CLUSTER_DIR / "aws" / "ray-cluster.yaml").read_text())
+    profile = config["available_node_types"]["gpu_worker"]["node_config"]["IamInstanceProfile"]
+    assert re.match(r"arn:aws:iam::[\w-]+:instance-profile/\S+$", profile["Arn"])
+    options = " ".join(config["docker"]["run_options"])
+    assert "AWS_ACCESS_KEY_ID" not in options and "AWS_SECRET_ACCESS_KEY" not in options
+
+
+def test_every_kuberay_container_gets_the_storage_credentials_from_a_secret() -> None:
+    """Each node writes its own trials' checkpoints, so head and workers alike need the keys."""
+    for kind in ("RayCluster", "RayJob"):
+        manifest = _kind(kind)
+        spec = manifest["spec"].get("rayClusterSpec", manifest["spec"])
+        groups = [spec["headGroupSpec"], *spec["workerGroupSpecs"]]
+        containers = [c for g in groups for c in g["template"]["spec"]["containers"]]
+        assert len(containers) >= 2
+        for container in containers:
+            env = {e["name"]: e for e in container["env"]}
+            for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL"):
+                assert "value" not in env[key], (kind, key)
+                assert env[key]["valueFrom"]["secretKeyRef"] == {
+                    "name": "aimstudy-storage", "key": key, "optional": True
+                }, (kind, key)  # fmt: skip
+    assert not _find(_kind("RayJob"), "persistentVolumeClaim")  # the RayJob shares no disk
+
+
+SLURM = CLUSTER_DIR / "slurm" / "aimstudy-ray.sbatch"
+# Stand-ins for Slurm, Ray and aimstudy: `srun` runs its command, `ray status` reports one
+# node, `ray start` waits to be killed, `aimstudy` writes its arguments to a file.
+SLURM_STUBS = {
+    "scontrol": "echo node1",
+    "hostname": "echo 10.0.0.1",
+    "srun": 'while [[ $# -gt 0 && $1 == -* ]]; do [[ $1 == -w ]] && shift; shift; done; exec "$@"',
+    "ray": (
+        'case $1 in status) printf "Active:\\n 1 node_0123\\nPending:\\n";; '
+        "start) exec sleep 30;; esac"
+    ),
+    "aimstudy": 'printf "%s\\n" "$@" > "$AIMSTUDY_ARGS"',
+}
+
+
+def _sbatch(tmp_path: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """Run the Slurm script with stub commands; returns it and aimstudy's arguments.
+
+    It runs in a folder under /tmp (which the script would refuse as storage), so Slurm's submit
+    dir is named elsewhere: the script only passes the storage on, never opens it."""
+    venv_bin = tmp_path / "venv" / "bin"
+    venv_bin.mkdir(parents=True, exist_ok=True)
+    for name, body in SLURM_STUBS.items():
+        (venv_bin / name).write_text(f"#!/usr/bin/env bash\n{body}\n")
+        (venv_bin / name).chmod(0o755)
+    if not (venv_bin / "python").exists():
+        (venv_bin / "python").symlink_to(sys.executable)
+    submit = tmp_path / "submit"
+    submit.mkdir(exist_ok=True)
+    args_file = tmp_path / "aimstudy-args"
+    base = {
+        "PATH": os.environ["PATH"],
+        "AIMSTUDY_VENV": str(tmp_path / "venv"),
+        "AIMSTUDY_ARGS": str(args_file),
+        "MLFLOW_TRACKING_URI": "https://mlflow.example.org",
+        "SLURM_SUBMIT_DIR": "/shared/submit",
+        "SLURM_JOB_ID": "42",
+        "SLURM_JOB_NODELIST": "node1",
+        "SLURM_CPUS_PER_TASK": "2",
+        "TMPDIR": str(tmp_path / "scratch"),
+    }
+    done = subprocess.run(
+        ["bash", str(SLURM), "studies/qm9-data-efficiency.yaml", "--resume"],
+        cwd=submit, env={k: v for k, v in {**base, **env}.items() if v}, capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    return done, args_file.read_text().splitlines() if args_file.exists() else []
+
+
+@pytest.mark.parametrize(
+    ("storage", "expected"),
+    [("", "/shared/submit/results"), ("/shared/aimstudy", None), ("s3://bucket/aimstudy", None)],
+)
+def test_slurm_script_passes_the_storage_and_tracking_uri_to_aimstudy_run(
+    storage: str, expected: str | None, tmp_path: Path
+) -> None:
+    done, argv = _sbatch(tmp_path, AIMSTUDY_STORAGE=storage)
+    assert done.returncode == 0, done.stderr
+    args = _parse_run(argv)
+    assert args.storage == (expected or storage)
+    assert args.tracking_uri == "https://mlflow.example.org"
+    assert args.address == "10.0.0.1:6379" and args.resume
+    assert args.out == tmp_path / "submit" / "results" / "qm9-data-efficiency"
+
+
+@pytest.mark.parametrize(
+    ("env", "code", "message"),
+    [
+        ({"SLURM_SUBMIT_DIR": ""}, 1, "export AIMSTUDY_STORAGE (a folder every node mounts"),
+        ({"AIMSTUDY_STORAGE": "/tmp/aimstudy"}, 2, "is node-local scratch"),
+        ({"AIMSTUDY_STORAGE": "{tmp}/scratch/aimstudy"}, 2, "is node-local scratch"),
+        ({"MLFLOW_TRACKING_URI": ""}, 1, "export MLFLOW_TRACKING_URI"),
+    ],
+)
+def test_slurm_script_refuses_no_storage_or_node_local_scratch_before_ray_starts(
+    env: dict[str, str], code: int, message: str, tmp_path: Path
+) -> None:
+    done, argv = _sbatch(tmp_path, **{k: v.format(tmp=tmp_path) for k, v in env.items()})
+    assert done.returncode == code
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert argv == [] and "head:" not in done.stdout  # neither Ray nor the study started
 
 
 def test_shell_scripts_parse_and_slurm_keeps_ray_private() -> None:
