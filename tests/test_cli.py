@@ -17,6 +17,7 @@ import pytest
 from aimstudy import data, models, mtl
 from aimstudy.cli import _QUIET_LIBRARIES, build_parser, main, set_verbosity
 from aimstudy.commands.list import first_sentence
+from aimstudy.train import method_names
 
 REPO = Path(__file__).resolve().parents[1]
 STUDY = """\
@@ -70,7 +71,7 @@ def outcome(out: Path, table: pd.DataFrame, **counts: Any) -> Any:
 @pytest.mark.parametrize(
     ("kind", "names", "row"),
     [
-        ("methods", mtl.names, ["aim-matrix", "k", "10.0"]),
+        ("methods", method_names, ["fingerprint-rf", "n_estimators", "300"]),
         ("models", models.names, ["gin", "hidden", "128"]),
         ("datasets", data.names, ["qm9", "tasks", "default"]),
     ],
@@ -101,7 +102,7 @@ def test_list_columns_line_up(capsys: pytest.CaptureFixture[str]) -> None:
 def test_list_json_is_the_registries(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list", "methods", "--format", "json"]) == 0
     entries = {e["name"]: e for e in json.loads(capsys.readouterr().out)}
-    assert list(entries) == mtl.names()
+    assert list(entries) == method_names()  # gradient methods, then reference models
     assert entries["aim-matrix"]["options"] == mtl.options("aim-matrix")
     assert entries["pcgrad"]["description"].startswith("PCGrad (Yu et al. 2020): project")
     assert main(["list", "datasets", "--format", "json"]) == 0

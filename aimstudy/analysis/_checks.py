@@ -13,6 +13,7 @@ from scipy.spatial.distance import squareform
 
 from aimstudy.analysis._arms import ARM
 from aimstudy.analysis._stats import SIZE, finished
+from aimstudy.train import is_reference
 
 __all__ = [
     "ALPHA",
@@ -69,7 +70,8 @@ def trial_epochs(table: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.Da
 
     The last epoch is the last one logged (`epoch` metric of the run), else the config's
     `epochs`; the logged one wins because a resumed trial may have been given more epochs than
-    its params say. `at_last` is NaN-safe False where either epoch is unknown.
+    its params say. `at_last` is NaN-safe False where either epoch is unknown, as it is for a
+    reference method's trial (`fingerprint-rf`: one fit, no epochs).
     """
     columns = ["run_id", ARM, "best_epoch", "last_epoch", "at_last"]
     if table.empty or "status" not in table.columns:
@@ -82,6 +84,8 @@ def trial_epochs(table: pd.DataFrame, runs: pd.DataFrame | None = None) -> pd.Da
         logged = runs.set_index("run_id")[_LAST_EPOCH]
         from_log = pd.to_numeric(trials["run_id"].map(logged), errors="coerce")
         last = from_log.fillna(last)
+    if "method" in trials.columns:  # a reference model is fitted once: no epochs to raise
+        last[trials["method"].astype(str).map(is_reference).astype(bool)] = np.nan
     trials["last_epoch"] = last.astype(float)
     best = trials["best_epoch"] if "best_epoch" in trials.columns else np.nan
     trials["best_epoch"] = pd.to_numeric(best, errors="coerce")

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction, summary: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Resolve MODEL, check its checkpoint predicts, write DIR/model and DIR/config.yaml."""
     from aimstudy.commands._models import open_model
-    from aimstudy.predict import Predictor
+    from aimstudy.predict import load_predictor
     from aimstudy.tracking import save_trial_model
     from aimstudy.train import CONFIG_FILE, TrialFolder
 
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if taken:
         raise ValueError(f"--out {out}: already holds {', '.join(taken)}; choose another folder")
     with open_model(args.model, **model_options(args)) as source:
-        predictor = Predictor.load(source.checkpoint, "cpu")  # refuses what cannot predict
+        predictor = load_predictor(source.checkpoint, "cpu")  # refuses what cannot predict
         out.mkdir(parents=True, exist_ok=True)
         save_trial_model(source.checkpoint, out / MODEL_DIR, predictor.task_names)
     config = TrialFolder(out).write_config(predictor.config)

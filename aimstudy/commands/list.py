@@ -1,7 +1,8 @@
 """`aimstudy list methods|models|datasets`: what a study may name, with options and defaults.
 
-Read from the registries (`aimstudy.mtl`, `aimstudy.models`, `aimstudy.data`), so the listing is
-always the code's own: one row per option, the entry's one-line description beside them.
+Read from the registries (methods: `aimstudy.mtl`, then `aimstudy.reference`; `aimstudy.models`,
+`aimstudy.data`), so the listing is always the code's own: one row per option, the entry's
+one-line description beside them.
 """
 
 from __future__ import annotations
@@ -60,9 +61,14 @@ def entries_of(kind: str) -> list[Entry]:
     """The entries of `kind` (methods, models, datasets) in their registry's order; only that
     layer is imported."""
     if kind == "methods":
-        from aimstudy import mtl
+        from aimstudy import mtl, reference
 
-        return [_entry(n, first_sentence(mtl.doc(n)), mtl.options(n)) for n in mtl.names()]
+        gradient = [_entry(n, first_sentence(mtl.doc(n)), mtl.options(n)) for n in mtl.names()]
+        fitted = [
+            _entry(n, first_sentence(reference.doc(n)), reference.options(n))
+            for n in reference.names()
+        ]
+        return gradient + fitted
     if kind == "models":
         from aimstudy import models
 

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from aimstudy.predict import (
         DEFAULT_BATCH_SIZE,
         DEFAULT_SMILES_COLUMN,
-        Predictor,
+        load_predictor,
         predict_table,
         read_table,
         table_format,
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     table_format(args.out, "--out")
     frame = read_table(args.input, column)
     with open_model(args.model, **model_options(args)) as source:
-        predictor = Predictor.load(source.checkpoint, args.device)
+        predictor = load_predictor(source.checkpoint, args.device)
     bar = _progress(len(frame), batch_size, args.no_progress)
     try:
         table = predict_table(predictor, frame, column, batch_size, bar.update)

@@ -7,11 +7,15 @@ predictor = Predictor.load("runs/t1/checkpoints/best.pt")
 table = predict_table(predictor, read_table("molecules.csv"))  # input columns + tasks + error
 ```
 No dataset is needed: `best.pt` holds the model, tasks, units, scaler and featurizer.
+`load_predictor(path)` loads any trial's `best.pt`: a GNN's as `Predictor`, a reference model's
+(`fingerprint-rf`) as `ReferencePredictor`, with the same surface.
 """
 
 from __future__ import annotations
 
+from aimstudy.predict._load import AnyPredictor, load_predictor
 from aimstudy.predict._predictor import DEFAULT_BATCH_SIZE, ERROR_COLUMN, Predictor
+from aimstudy.predict._reference import ReferencePredictor
 from aimstudy.predict._tables import (
     DEFAULT_SMILES_COLUMN,
     predict_table,
@@ -21,10 +25,13 @@ from aimstudy.predict._tables import (
 )
 
 __all__ = [
+    "AnyPredictor",
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_SMILES_COLUMN",
     "ERROR_COLUMN",
     "Predictor",
+    "ReferencePredictor",
+    "load_predictor",
     "predict_table",
     "read_table",
     "table_format",

@@ -15,7 +15,7 @@ from torch_geometric.data import Batch, Data
 
 from aimstudy.data import VERSION_2D, featurize_2d
 from aimstudy.models import MultiTaskModel
-from aimstudy.train import load_checkpoint, load_model, resolve_device
+from aimstudy.train import REFERENCE_KEY, load_checkpoint, load_model, resolve_device
 
 ERROR_COLUMN = "error"  # why a row has no prediction; empty where it has one
 DEFAULT_BATCH_SIZE = 256
@@ -42,7 +42,13 @@ class Predictor:
         """Load `best.pt`; ValueError in one line for another version, a checkpoint that is no
         best model, or a model whose graphs SMILES alone cannot rebuild (3-D)."""
         path = Path(path)
-        state = load_checkpoint(path)
+        return cls.from_state(load_checkpoint(path), path, device)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], path: Path, device: str = "auto") -> Predictor:
+        """From a loaded `best.pt` (`path` names it in errors), as `load`."""
+        if REFERENCE_KEY in state:
+            raise ValueError(f"{path}: a reference model's checkpoint; load it with load_predictor")
         if "model_spec" not in state:
             raise ValueError(f"{path}: not a best-model checkpoint (use checkpoints/best.pt)")
         _check_featurizer(state["featurizer"], path)
@@ -111,15 +117,26 @@ class Predictor:
 
 def _graph(smiles: object) -> tuple[Data | None, str | None]:
     """The 2-D graph the trainer builds for a SMILES, or None and why there is none."""
+    text, error = smiles_text(smiles)
+    if text is None:
+        return None, error
+    graph = featurize_2d(text)
+    if graph is None:
+        return None, invalid_smiles(text)
+    return graph, None
+
+
+def smiles_text(smiles: object) -> tuple[str | None, str | None]:
+    """The stripped SMILES, or None and why a row has none (the `error` column's words)."""
     if not isinstance(smiles, str):
         return None, "missing SMILES"
     text = smiles.strip()
-    if not text:
-        return None, "empty SMILES"
-    graph = featurize_2d(text)
-    if graph is None:
-        return None, f"invalid SMILES {text!r} (RDKit cannot parse it)"
-    return graph, None
+    return (text, None) if text else (None, "empty SMILES")
+
+
+def invalid_smiles(text: str) -> str:
+    """The `error` of a SMILES RDKit cannot read."""
+    return f"invalid SMILES {text!r} (RDKit cannot parse it)"
 
 
 def _check_featurizer(featurizer: dict[str, str], path: Path) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from aimstudy.predict._predictor import DEFAULT_BATCH_SIZE, ERROR_COLUMN, Predictor
+from aimstudy.predict._load import AnyPredictor
+from aimstudy.predict._predictor import DEFAULT_BATCH_SIZE, ERROR_COLUMN
 
 DEFAULT_SMILES_COLUMN = "smiles"
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
@@ -43,7 +44,7 @@ def read_table(path: Path, smiles_column: str = DEFAULT_SMILES_COLUMN) -> pd.Dat
 
 
 def predict_table(
-    predictor: Predictor,
+    predictor: AnyPredictor,
     frame: pd.DataFrame,
     smiles_column: str = DEFAULT_SMILES_COLUMN,
     batch_size: int = DEFAULT_BATCH_SIZE,

@@ -31,7 +31,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
 
 from aimstudy import __version__
-from aimstudy.predict import DEFAULT_SMILES_COLUMN, ERROR_COLUMN, Predictor, predict_table
+from aimstudy.predict import DEFAULT_SMILES_COLUMN, ERROR_COLUMN, load_predictor, predict_table
 from aimstudy.tracking._names import CHECKPOINT_DIR
 from aimstudy.train import BEST_CHECKPOINT, BEST_PREFIX, TrialFolder
 
@@ -40,14 +40,14 @@ CHECKPOINT_KEY = "checkpoint"  # the pyfunc artifact holding best.pt
 CHECKPOINT_ARTIFACT = f"{CHECKPOINT_DIR}/{Path(BEST_CHECKPOINT).name}"  # on the trial run
 _MODEL_CODE = Path(__file__).with_name("_model_code.py")  # the model's code, as MLflow wants it
 # Pinned so MLflow need not load the model in a subprocess to infer them (seconds per trial).
-_REQUIREMENTS = ("torch", "torch-geometric", "rdkit", "pandas")
+_REQUIREMENTS = ("torch", "torch-geometric", "rdkit", "pandas", "scikit-learn")
 
 
 class TrialModel(mlflow.pyfunc.PythonModel):
     """A trial's best model: DataFrame with `smiles` -> `smiles`, a column per task, `error`."""
 
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
-        self.predictor = Predictor.load(context.artifacts[CHECKPOINT_KEY])
+        self.predictor = load_predictor(context.artifacts[CHECKPOINT_KEY])
 
     def predict(
         self,

@@ -6,7 +6,7 @@ No Ray and no MLflow here: a trial reports through `Callback`s.
 from __future__ import annotations
 
 from aimstudy.train._callbacks import Callback, EpochReport, TrialResult
-from aimstudy.train._checkpoint import CHECKPOINT_VERSION, load_model
+from aimstudy.train._checkpoint import CHECKPOINT_VERSION, REFERENCE_KEY, load_model
 from aimstudy.train._checkpoint import load as load_checkpoint
 from aimstudy.train._config import TrialConfig
 from aimstudy.train._diagnostics import EpochDiagnostics, split_diagnostics
@@ -26,6 +26,7 @@ from aimstudy.train._folder import (
 from aimstudy.train._loss import NonFiniteLossError, masked_task_losses
 from aimstudy.train._memory import HUGE_PAGES_ENV
 from aimstudy.train._metrics import split_metrics
+from aimstudy.train._reference import is_reference
 from aimstudy.train._selection import (
     BEST_EPOCH,
     BEST_PREFIX,
@@ -38,13 +39,14 @@ from aimstudy.train._selection import (
     best_key,
     best_metrics,
 )
-from aimstudy.train._trial import resolve_device, run_trial, validate_config
+from aimstudy.train._trial import method_names, resolve_device, run_trial, validate_config
 
 __all__ = [
     "BEST_CHECKPOINT",
     "BEST_EPOCH",
     "BEST_PREFIX",
     "CHECKPOINT_VERSION",
+    "REFERENCE_KEY",
     "DELTA_M_METRIC",
     "EpochDiagnostics",
     "LOOP_METRICS",
@@ -67,11 +69,13 @@ __all__ = [
     "best_key",
     "best_metrics",
     "describe_error",
+    "is_reference",
     "leaves",
     "load_checkpoint",
     "load_model",
     "loc_text",
     "masked_task_losses",
+    "method_names",
     "parse_assignment",
     "policy_rows",
     "policy_table",

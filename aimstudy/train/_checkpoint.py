@@ -6,6 +6,11 @@ everything a chemist needs to predict with its best model and no dataset (`best.
 `tasks` (name, units, report factor of each), `task_names`, `scaler` (mean and std [T] in
 training units), `featurizer` (kind and version), `metrics` (the best epoch's row) and, for
 `stl`, `member_epochs` (the epoch each task's member comes from).
+
+A reference trial (`aimstudy.reference`, e.g. `fingerprint-rf`) writes a `best.pt` of the same
+version without `model`/`model_spec`/`scaler`: `reference` holds the method's name, options and
+the fitted model as compressed bytes (`reference_best_state`); there is no `last.pt` (a rerun
+fits again, deterministically).
 """
 
 from __future__ import annotations
@@ -138,6 +143,31 @@ def best_state(
         "featurizer": {"kind": featurizer, "version": FEATURIZER_VERSIONS[featurizer]},
         "metrics": metrics,
         "member_epochs": member_epochs,
+    }
+
+
+REFERENCE_KEY = "reference"  # in a reference trial's best.pt: {name, options, model (bytes)}
+
+
+def reference_best_state(
+    *,
+    config: dict[str, Any],
+    name: str,
+    options: Mapping[str, Any],
+    model: bytes,
+    tasks: Sequence[Task],
+    metrics: dict[str, float],
+) -> dict[str, Any]:
+    """The content of a reference trial's `best.pt` (epoch 1: its one fit)."""
+    return {
+        "version": CHECKPOINT_VERSION,
+        "aimstudy_version": __version__,
+        "config": config,
+        "epoch": 1,
+        REFERENCE_KEY: {"name": name, "options": dict(options), "model": model},
+        "tasks": [dataclasses.asdict(t) for t in tasks],
+        "task_names": [t.name for t in tasks],
+        "metrics": metrics,
     }
 
 

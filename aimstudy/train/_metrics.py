@@ -50,6 +50,13 @@ def split_metrics(
     return out
 
 
+def check_reference_tasks(reference: dict[str, float] | None, task_names: Sequence[str]) -> None:
+    """`stl_reference` may only name tasks of the trial (checked before training, not at Δm)."""
+    unknown = sorted(set(reference or {}) - set(task_names))
+    if unknown:
+        raise ValueError(f"stl_reference: unknown task(s) {unknown}; tasks are {list(task_names)}")
+
+
 def delta_m(metrics: dict[str, float], reference: dict[str, float], prefix: str = "test") -> float:
     """Δm% = mean_t (MAE_t − MAE_t^STL) / MAE_t^STL × 100 over tasks in `reference` (lower is
     better). Raises ValueError when the reference names a task the metrics do not have."""

@@ -16,7 +16,7 @@ from torch.func import functional_call
 from torch.utils.data import ConcatDataset
 
 from aimstudy import models as model_registry
-from aimstudy import mtl
+from aimstudy import mtl, reference
 from aimstudy.data import PreparedData, prepare
 from aimstudy.models import MultiTaskModel
 from aimstudy.train import _checkpoint as ckpt
@@ -28,7 +28,13 @@ from aimstudy.train._folder import TrialFolder, policy_rows
 from aimstudy.train._loaders import GuidanceStream, epoch_batches, n_batches
 from aimstudy.train._loss import check_finite, masked_task_losses
 from aimstudy.train._memory import keep_freed_memory
-from aimstudy.train._metrics import absolute_errors, delta_m, split_metrics
+from aimstudy.train._metrics import (
+    absolute_errors,
+    check_reference_tasks,
+    delta_m,
+    split_metrics,
+)
+from aimstudy.train._reference import is_reference, run_reference_trial
 from aimstudy.train._selection import (
     DELTA_M_METRIC,
     EPOCH,
@@ -42,17 +48,25 @@ from aimstudy.train._selection import (
 )
 
 
+def method_names() -> list[str]:
+    """Every method a trial may name: the gradient (MTL) methods, then the reference models."""
+    return mtl.names() + reference.names()
+
+
 def validate_config(config: TrialConfig) -> None:
     """Cheap checks of names and options, so bad input fails before data or training."""
-    if config.method not in mtl.names():
-        raise ValueError(f"method: unknown name {config.method!r}; choose from {mtl.names()}")
+    if config.method not in method_names():
+        raise ValueError(f"method: unknown name {config.method!r}; choose from {method_names()}")
     if config.model not in model_registry.names():
         raise ValueError(
             f"model: unknown name {config.model!r}; choose from {model_registry.names()}"
         )
     model_registry.check_options(config.model, config.model_options)
     try:
-        mtl.get(config.method, n_tasks=2, **config.method_options)
+        if is_reference(config.method):
+            reference.get(config.method, **config.method_options)
+        else:
+            mtl.get(config.method, n_tasks=2, **config.method_options)
     except TypeError as exc:  # an unknown keyword
         raise ValueError(f"method_options for {config.method!r}: {exc}") from None
     resolve_device(config.device)
@@ -129,7 +143,7 @@ class _Trial:
         self.factors = [float(t.report_factor) for t in self.tasks]
         self.mean = _as_tensor(self.data.scaler.mean).to(self.device)  # [T]
         self.std = _as_tensor(self.data.scaler.std).to(self.device)  # [T]
-        self._check_reference()
+        check_reference_tasks(config.stl_reference, self.task_names)
         self.stl = config.method == "stl"
         self.spec = _spec(config, self.data.node_dim, self.data.edge_dim, len(self.tasks))
         # stl: task index -> its member's state at the task's own best epoch (see `_save`)
@@ -162,14 +176,6 @@ class _Trial:
         if self.config.baselines_use_guidance and not uses_guide and len(self.data.guide) > 0:
             return ConcatDataset([self.data.train, self.data.guide])
         return self.data.train
-
-    def _check_reference(self) -> None:
-        ref = self.config.stl_reference
-        unknown = sorted(set(ref or {}) - set(self.task_names))
-        if unknown:
-            raise ValueError(
-                f"stl_reference: unknown task(s) {unknown}; tasks are {self.task_names}"
-            )
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, resume_from: dict[str, Any] | None) -> TrialResult:
@@ -400,7 +406,8 @@ def run_trial(
 
     A resumed trial continues exactly as the uninterrupted one would (same data order, RNG
     states, optimizer and scheduler states, early-stopping counters). Raises ValueError for bad
-    config before any data are loaded, NonFiniteLossError when a loss becomes NaN/inf.
+    config before any data are loaded, NonFiniteLossError when a loss becomes NaN/inf. A
+    reference method (`aimstudy.reference`) is fitted once instead (`run_reference_trial`).
     """
     if not isinstance(config, TrialConfig):
         config = TrialConfig.model_validate(config)
@@ -412,4 +419,6 @@ def run_trial(
     saved = ckpt.load(last) if last.exists() else None
     if saved is not None:
         _check_resumable(saved, config, last)
+    if is_reference(config.method):  # a GNN checkpoint above is another trial: refused
+        return run_reference_trial(config, workdir, callbacks)
     return _Trial(config, workdir, callbacks).run(saved)

@@ -35,6 +35,7 @@ from aimstudy.train import (
     SPLITS,
     EpochDiagnostics,
     TrialConfig,
+    is_reference,
     split_diagnostics,
     split_metrics,
 )
@@ -197,6 +198,8 @@ def policy_metrics(config: TrialConfig, task_names: list[str]) -> set[str]:
     from aimstudy import mtl
     from aimstudy.testing import ToyProblem
 
+    if is_reference(config.method):
+        return set()  # fitted once, no task gradients: nothing to diagnose
     method = mtl.get(config.method, n_tasks=len(task_names), **config.method_options)
     problem, diag = ToyProblem(n_tasks=len(task_names)), EpochDiagnostics()
     for diagnose in (config.diagnose_every > 0, False):

@@ -23,6 +23,7 @@ from aimstudy.train import (
     TrialConfig,
     describe_error,
     loc_text,
+    method_names,
     parse_assignment,
     set_path,
     validate_config,
@@ -402,10 +403,10 @@ def _check_option_path(path: str, where: str) -> None:
 
 def _check_names(spec: StudySpec, source: str) -> None:
     """Methods, models and datasets must be registered names."""
-    from aimstudy import data, models, mtl
+    from aimstudy import data, models
 
     for field, registry, where in (
-        ("method", mtl.names(), "method"),
+        ("method", method_names(), "method"),
         ("model", models.names(), "model"),
         ("dataset.name", data.names(), "dataset"),
     ):
